@@ -1,0 +1,1 @@
+"""The tracker: a damas-core compatible HTTP API over the store (FastAPI)."""

@@ -1,0 +1,57 @@
+"""Server settings: environment variables, overridden by `spctl serve` flags (SPEC §6.1)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+from reconciler.store.engine import data_home, default_db_url
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _persistent_secret() -> str:
+    """SPCTL_SECRET, else a random secret kept in the data directory (tokens survive restarts)."""
+    path = data_home() / "jwt-secret"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        value = secrets.token_urlsafe(48)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str = field(default_factory=default_db_url)
+    secret: str = ""
+    author_mode: bool = False
+    create_returns_obj: bool = False
+    admin_password: str | None = None
+    max_body: int = 50 * 1024 * 1024
+    metrics_token: str | None = None
+    token_lifetime: str = "1d"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "db_url": default_db_url(),
+            "secret": os.environ.get("SPCTL_SECRET") or "",
+            "author_mode": _flag("SPCTL_AUTHOR_MODE"),
+            "create_returns_obj": _flag("SPCTL_CREATE_RETURNS_OBJ"),
+            "admin_password": os.environ.get("SPCTL_ADMIN_PASSWORD") or None,
+            "max_body": int(os.environ.get("SPCTL_MAX_BODY") or 50 * 1024 * 1024),
+            "metrics_token": os.environ.get("SPCTL_METRICS_TOKEN") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if not values["secret"]:
+            values["secret"] = _persistent_secret()
+        return cls(**values)  # type: ignore[arg-type]

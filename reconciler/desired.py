@@ -1,0 +1,179 @@
+"""Desired state (SPEC §4): which sites must hold a file, at which priority, and its state.
+
+Purely computational: `site_rows` takes a file document and the configuration and returns
+the per-site rows the store keeps as its work-queue index. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.config import SyncConfig, VolumeConfig
+from reconciler.domain import (
+    SiteState,
+    as_number,
+    attempts_key,
+    error_key,
+    is_unreachable,
+    last_attempt_key,
+    sync_key,
+    synced_key,
+    syncing_key,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a site must hold a file, and the rule of SPEC §4 that said so."""
+
+    wanted: bool
+    rule: str
+
+
+@dataclass(frozen=True)
+class SiteRow:
+    file_id: str
+    site: str
+    wanted: bool
+    state: SiteState
+    pending: bool  # wanted here, not the origin, and the copy here is missing or outdated
+    ready: bool  # its source has it: hub row -> always; volume row -> hub copy up to date
+    failed: bool
+    next_retry: int | None  # ms; None = no per-file wait
+    priority: int
+    time: int
+    size: int
+    origin: str | None
+    removal: bool  # deleted at origin, held here, and this volume propagates deletions
+
+
+def _num(doc: Mapping[str, Any], key: str) -> float | None:
+    return as_number(doc.get(key))
+
+
+def file_priority(doc: Mapping[str, Any], cfg: SyncConfig) -> int:
+    own = _num(doc, "sync_priority")
+    if own is not None:
+        return int(own)
+    file_id = str(doc["_id"])
+    matching = [t.priority for t in cfg.targets if t.matches(file_id)]
+    return max(matching) if matching else 0
+
+
+def decide(doc: Mapping[str, Any], volume: VolumeConfig, cfg: SyncConfig) -> Decision:
+    """SPEC §4 for one (file, volume)."""
+    site = volume.name
+    if doc.get("origin") == site:
+        return Decision(True, "origin: the file was published or found here")
+    if doc.get("deleted") is True:
+        return Decision(False, "deleted: the file vanished from its origin")
+    if not volume.receives:
+        return Decision(False, f"volume {site} has reception disabled")
+    own = doc.get(sync_key(site))
+    if isinstance(own, bool):
+        return Decision(own, f"per-file key {sync_key(site)}={str(own).lower()}")
+    everywhere = doc.get("syncEverywhere")
+    if isinstance(everywhere, bool):
+        return Decision(everywhere, f"per-file key syncEverywhere={str(everywhere).lower()}")
+    file_id = str(doc["_id"])
+    matching = [t for t in cfg.targets if t.matches(file_id)]
+    if matching:
+        names = ", ".join(f"synctarget/{t.name}" for t in matching)
+        excluded = any(site in t.exclude_sites for t in matching)
+        included = any(t.everywhere or site in t.sites for t in matching)
+        return Decision(included and not excluded, f"{names} (matching SyncTargets)")
+    default = cfg.globals.sync_everywhere
+    return Decision(default, f"global syncEverywhere={str(default).lower()}")
+
+
+def site_state(doc: Mapping[str, Any], site: str) -> SiteState:
+    if doc.get("origin") == site and doc.get("deleted") is not True:
+        return SiteState.SYNCED  # the origin holds the authoritative copy by definition
+    if doc.get(syncing_key(site)) is not None:
+        return SiteState.SYNCING
+    if doc.get(error_key(site)) is not None:
+        return SiteState.ERROR
+    synced = _num(doc, synced_key(site))
+    if synced is None:
+        return SiteState.MISSING
+    return SiteState.SYNCED if synced >= (_num(doc, "time") or 0) else SiteState.OUTDATED
+
+
+def next_retry(doc: Mapping[str, Any], site: str, cfg: SyncConfig) -> int | None:
+    """Per-file exponential backoff; unreachable-volume errors wait for the volume instead."""
+    code = _num(doc, error_key(site))
+    last = _num(doc, last_attempt_key(site))
+    if code is None or last is None or is_unreachable(int(code)):
+        return None
+    attempts = max(1, int(_num(doc, attempts_key(site)) or 1))
+    base = float(cfg.globals["retryBackoffBase"])
+    cap = float(cfg.globals["retryBackoffMax"])
+    delay = min(base * 2 ** (attempts - 1), cap)
+    return int(last + delay * 1000)
+
+
+def _has_state(doc: Mapping[str, Any], site: str) -> bool:
+    return any(
+        doc.get(k) is not None
+        for k in (synced_key(site), syncing_key(site), error_key(site))
+    )
+
+
+def site_rows(doc: Mapping[str, Any], cfg: SyncConfig) -> list[SiteRow]:
+    """The per-site index rows of one file document (hub first, then volumes)."""
+    file_id = str(doc["_id"])
+    time = int(_num(doc, "time") or 0)
+    size = int(_num(doc, "file_size") or 0)
+    origin = doc.get("origin") if isinstance(doc.get("origin"), str) else None
+    deleted = doc.get("deleted") is True
+    priority = file_priority(doc, cfg)
+    rows: list[SiteRow] = []
+
+    def row(site: str, wanted: bool, ready: bool, removal: bool = False) -> SiteRow:
+        state = site_state(doc, site)
+        pending = (
+            wanted
+            and site != origin
+            and state in (SiteState.MISSING, SiteState.OUTDATED, SiteState.ERROR,
+                          SiteState.SYNCING)
+            and not _up_to_date(doc, site, time)
+        )
+        return SiteRow(
+            file_id=file_id,
+            site=site,
+            wanted=wanted,
+            state=state,
+            pending=pending,
+            ready=ready,
+            failed=doc.get(error_key(site)) is not None,
+            next_retry=next_retry(doc, site, cfg),
+            priority=priority,
+            time=time,
+            size=size,
+            origin=origin,
+            removal=removal,
+        )
+
+    hub = cfg.hub_name
+    hub_synced = _num(doc, synced_key(hub)) if hub else None
+    if hub is not None:
+        rows.append(row(hub, wanted=origin is not None and not deleted, ready=True))
+    hub_ready = hub_synced is not None and hub_synced >= time
+    for name, volume in cfg.volumes.items():
+        decision = decide(doc, volume, cfg)
+        removal = (
+            deleted
+            and bool(volume["propagateDeletions"])
+            and name != origin
+            and _num(doc, synced_key(name)) is not None
+        )
+        if decision.wanted or removal or _has_state(doc, name) or name == origin:
+            rows.append(row(name, decision.wanted, hub_ready, removal))
+    return rows
+
+
+def _up_to_date(doc: Mapping[str, Any], site: str, time: int) -> bool:
+    synced = _num(doc, synced_key(site))
+    return synced is not None and synced >= time

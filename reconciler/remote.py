@@ -1,0 +1,274 @@
+"""Where commands run: the hub host, locally or through Fabric, and SSH to the volumes.
+
+rsync and volume listings always run on the hub host (SPEC §2). `HubShell` is the one
+protocol for that, with two implementations side by side: `LocalShell` (the hub directory
+is on the reconciler host) and `FabricShell` (the hub is `ssh://`, one kept-open Fabric
+connection with TCP_NODELAY). Commands are argument vectors; a shell only ever sees them
+joined with `shlex.join`, so user paths are never interpreted by a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+
+class InvalidUrl(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SiteUrl:
+    """A volume or hub location: `ssh://[user@]host[:port]/abs/path/`, `file:///abs/`, `/abs/`."""
+
+    path: str  # absolute, always ending with '/'
+    host: str | None = None
+    user: str | None = None
+    port: int | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.host is None
+
+    @property
+    def target(self) -> str:
+        return f"{self.user}@{self.host}" if self.user else str(self.host)
+
+    def rsync_location(self) -> str:
+        """The root as rsync names it (`user@host:/path/` or `/path/`)."""
+        return f"{self.target}:{self.path}" if self.host else self.path
+
+
+def parse_url(url: str) -> SiteUrl:
+    if url.startswith("/"):
+        return SiteUrl(path=url.rstrip("/") + "/")
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise InvalidUrl(f"file URL must be file:///absolute/path/: {url!r}")
+        return SiteUrl(path=unquote(parts.path).rstrip("/") + "/")
+    if parts.scheme == "ssh":
+        if not parts.hostname or not parts.path.startswith("/"):
+            raise InvalidUrl(f"ssh URL must be ssh://[user@]host[:port]/absolute/path/: {url!r}")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidUrl(f"bad port in {url!r}") from exc
+        return SiteUrl(
+            path=unquote(parts.path).rstrip("/") + "/",
+            host=parts.hostname,
+            user=parts.username,
+            port=port,
+        )
+    raise InvalidUrl(
+        f"unsupported URL {url!r}: use ssh://[user@]host[:port]/path/, file:///path/ or /path/"
+    )
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How the hub host reaches volumes: key and known_hosts paths on the hub host."""
+
+    identity_file: str = ""
+    known_hosts: str = ""
+    control_dir: str = ""  # OpenSSH ControlMaster sockets (connection reuse); "" = off
+
+    def options(self, port: int | None = None) -> list[str]:
+        opts = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"]
+        if self.identity_file:
+            opts += ["-i", self.identity_file, "-o", "IdentitiesOnly=yes"]
+        if self.known_hosts:
+            opts += ["-o", f"UserKnownHostsFile={self.known_hosts}"]
+        if self.control_dir:
+            opts += ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.control_dir}/%C",
+                     "-o", "ControlPersist=60"]
+        if port:
+            opts += ["-p", str(port)]
+        return opts
+
+    def ssh_argv(self, url: SiteUrl) -> list[str]:
+        """`ssh ... user@host` (append a remote command, already shell-quoted)."""
+        return ["ssh", *self.options(url.port), url.target]
+
+    def rsync_rsh(self, url: SiteUrl) -> str:
+        """The value of rsync's `-e` (rsync splits it itself; paths are quoted)."""
+        return shlex.join(["ssh", *self.options(url.port)])
+
+
+@dataclass(frozen=True)
+class Completed:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def stderr_text(self) -> str:
+        return self.stderr.decode("utf-8", "replace")
+
+
+class HubShell(Protocol):
+    """Runs argument vectors on the hub host."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Completed: ...
+
+    def stream(
+        self, argv: Sequence[str], *, env: Mapping[str, str] | None = None
+    ) -> Iterator[bytes]:
+        """Yield stdout in chunks; raise `CommandFailed` at the end if it exited non-zero."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class CommandFailed(RuntimeError):
+    def __init__(self, exit_code: int, stderr: str) -> None:
+        super().__init__(f"exit {exit_code}: {stderr.strip()[:500]}")
+        self.exit_code = exit_code
+        self.stderr = stderr
+
+
+class LocalShell:
+    """The hub is on this host: run commands as local processes."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Completed:
+        proc = subprocess.run(
+            list(argv),
+            input=stdin,
+            capture_output=True,
+            env={**os.environ, **(env or {})},
+            timeout=timeout,
+            check=False,
+        )
+        return Completed(proc.returncode, proc.stdout, proc.stderr)
+
+    def stream(
+        self, argv: Sequence[str], *, env: Mapping[str, str] | None = None
+    ) -> Iterator[bytes]:
+        proc = subprocess.Popen(
+            list(argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        err_chunks: list[bytes] = []
+        reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))  # type: ignore[union-attr]
+        reader.start()
+        try:
+            while chunk := proc.stdout.read(1 << 16):
+                yield chunk
+        finally:
+            code = proc.wait()
+            reader.join()
+        if code != 0:
+            raise CommandFailed(code, b"".join(err_chunks).decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        return None
+
+
+class FabricShell:
+    """The hub is `ssh://`: one kept-open Fabric connection to the hub host."""
+
+    def __init__(self, url: SiteUrl, ssh: SshSettings) -> None:
+        from fabric import Connection  # imported here: only remote hubs need paramiko
+
+        connect_kwargs: dict[str, Any] = {"look_for_keys": not ssh.identity_file}
+        if ssh.identity_file:
+            connect_kwargs["key_filename"] = [ssh.identity_file]
+        self._conn = Connection(
+            host=str(url.host), user=url.user, port=url.port or 22,
+            connect_kwargs=connect_kwargs, connect_timeout=10,
+        )
+        self._known_hosts = ssh.known_hosts
+        self._lock = threading.Lock()
+
+    def _client(self) -> Any:
+        with self._lock:
+            if not self._conn.is_connected:
+                import paramiko
+
+                client = self._conn.client
+                client.set_missing_host_key_policy(paramiko.RejectPolicy())
+                if self._known_hosts:
+                    client.load_host_keys(self._known_hosts)
+                self._conn.open()
+                transport = self._conn.client.get_transport()
+                if transport is not None and transport.sock is not None:
+                    # paramiko leaves Nagle on: ~40 ms per command otherwise (SPEC §10)
+                    transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return self._conn.client
+
+    @staticmethod
+    def _command(argv: Sequence[str], env: Mapping[str, str] | None) -> str:
+        prefix = ["env", *(f"{k}={v}" for k, v in (env or {}).items())] if env else []
+        return shlex.join([*prefix, *argv])
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Completed:
+        client = self._client()
+        chan_in, chan_out, chan_err = client.exec_command(
+            self._command(argv, env), timeout=timeout
+        )
+        if stdin is not None:
+            chan_in.write(stdin)
+        chan_in.channel.shutdown_write()
+        out = chan_out.read()
+        err = chan_err.read()
+        code = chan_out.channel.recv_exit_status()
+        return Completed(code, out, err)
+
+    def stream(
+        self, argv: Sequence[str], *, env: Mapping[str, str] | None = None
+    ) -> Iterator[bytes]:
+        client = self._client()
+        chan_in, chan_out, chan_err = client.exec_command(self._command(argv, env))
+        chan_in.channel.shutdown_write()
+        while chunk := chan_out.read(1 << 16):
+            yield chunk
+        code = chan_out.channel.recv_exit_status()
+        if code != 0:
+            raise CommandFailed(code, chan_err.read().decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def hub_shell(hub_url: str, ssh: SshSettings) -> HubShell:
+    url = parse_url(hub_url)
+    return LocalShell() if url.local else FabricShell(url, ssh)
+
+
+def local_path(url: SiteUrl) -> Path:
+    if not url.local:
+        raise InvalidUrl("not a local URL")
+    return Path(url.path)

@@ -1,0 +1,47 @@
+"""The tracker store: JSON documents plus the derived per-site work queues.
+
+`Store.open(url)` gives a migrated store on SQLite or PostgreSQL. `store.read()` and
+`store.write()` yield a `Tx` (see `documents`); queue and aggregate queries live in `queue`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.engine import Engine
+
+from reconciler.store import engine as engines
+from reconciler.store.documents import Doc, Tx
+
+__all__ = ["Doc", "Store", "Tx"]
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
+        engine = engines.make_engine(url or engines.default_db_url())
+        if migrate and engines.current_revision(engine) != engines.head_revision():
+            engines.upgrade(engine)
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.engine.connect() as conn, conn.begin():
+            yield Tx(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        options = {"sqlite_begin": "IMMEDIATE"} if self.dialect == "sqlite" else {}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            yield Tx(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()

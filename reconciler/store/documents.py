@@ -1,0 +1,347 @@
+"""Document transactions: read and write JSON objects and keep the derived rows in step.
+
+A `Tx` wraps one database transaction. Every write of a file document recomputes that
+file's `file_sites` rows (`reconciler.desired.site_rows`) and the `site_counts` deltas in
+the same transaction, so the work queues never disagree with the documents. A write that
+changes the configuration fingerprint re-derives the rows of every file, in batches.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from reconciler.config import SyncConfig
+from reconciler.desired import SiteRow, site_rows
+from reconciler.domain import NodeKind, as_number, node_kind
+from reconciler.store.schema import file_sites, meta, nodes, site_counts
+
+Doc = dict[str, Any]
+BATCH = 2000
+_DERIVED = (
+    "wanted", "state", "pending", "ready", "failed", "removal",
+    "next_retry", "priority", "time", "size", "origin",
+)  # fmt: skip
+
+
+def node_columns(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The promoted, indexed columns of a document."""
+    node_id = str(doc["_id"])
+    parent = doc.get("#parent")
+    origin = doc.get("origin")
+    author = doc.get("author")
+    time = as_number(doc.get("time"))
+    return {
+        "id": node_id,
+        "kind": node_kind(node_id).value,
+        "parent": parent if isinstance(parent, str) else None,
+        "origin": origin if isinstance(origin, str) else None,
+        "author": author if isinstance(author, str) else None,
+        "time": int(time) if time is not None and abs(time) < 2**62 else None,
+        "doc": dict(doc),
+    }
+
+
+def _row_values(row: SiteRow) -> dict[str, Any]:
+    return {
+        "file_id": row.file_id,
+        "site": row.site,
+        "wanted": int(row.wanted),
+        "state": row.state.value,
+        "pending": int(row.pending),
+        "ready": int(row.ready),
+        "failed": int(row.failed),
+        "removal": int(row.removal),
+        "next_retry": row.next_retry,
+        "priority": row.priority,
+        "time": row.time,
+        "size": row.size,
+        "origin": row.origin,
+    }
+
+
+class Tx:
+    """One transaction on the store. Obtain it from `Store.read()` or `Store.write()`."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self._config: SyncConfig | None = None
+        self._config_touched = False
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    def get(self, node_id: str) -> Doc | None:
+        row = self.conn.execute(sa.select(nodes.c.doc).where(nodes.c.id == node_id)).first()
+        return dict(row[0]) if row else None
+
+    def get_many(self, ids: Sequence[str]) -> list[Doc | None]:
+        found: dict[str, Doc] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), BATCH):
+            chunk = unique[start : start + BATCH]
+            for node_id, doc in self.conn.execute(
+                sa.select(nodes.c.id, nodes.c.doc).where(nodes.c.id.in_(chunk))
+            ):
+                found[node_id] = dict(doc)
+        return [dict(found[i]) if i in found else None for i in ids]
+
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        unique = list(dict.fromkeys(ids))
+        out: set[str] = set()
+        for start in range(0, len(unique), BATCH):
+            chunk = unique[start : start + BATCH]
+            out.update(
+                r[0] for r in self.conn.execute(sa.select(nodes.c.id).where(nodes.c.id.in_(chunk)))
+            )
+        return out
+
+    def iter_docs(self, kind: NodeKind | None = None, batch: int = BATCH) -> Iterator[Doc]:
+        """Stream documents in `_id` order (keyset paging: constant memory)."""
+        last: str | None = None
+        while True:
+            query = sa.select(nodes.c.id, nodes.c.doc).order_by(nodes.c.id).limit(batch)
+            if kind is not None:
+                query = query.where(nodes.c.kind == kind.value)
+            if last is not None:
+                query = query.where(nodes.c.id > last)
+            rows = self.conn.execute(query).all()
+            if not rows:
+                return
+            for _, doc in rows:
+                yield dict(doc)
+            last = rows[-1][0]
+
+    def config(self) -> SyncConfig:
+        if self._config is None:
+            docs = self.conn.execute(
+                sa.select(nodes.c.doc).where(nodes.c.kind == NodeKind.CONFIG.value)
+            )
+            self._config = SyncConfig.from_docs(dict(r[0]) for r in docs)
+        return self._config
+
+    def meta_get(self, key: str) -> str | None:
+        row = self.conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).first()
+        return row[0] if row else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        self._upsert(meta, [{"key": key, "value": value}], ["key"], {"value": None})
+
+    # ---- writes --------------------------------------------------------------------------
+
+    def insert(self, doc: Mapping[str, Any]) -> bool:
+        """Insert one document; False (and nothing written) if its `_id` exists."""
+        return self.insert_many([doc])[0]
+
+    def insert_many(self, docs: Sequence[Mapping[str, Any]]) -> list[bool]:
+        ids = [str(d["_id"]) for d in docs]
+        taken = self.existing(ids)
+        fresh: dict[str, Mapping[str, Any]] = {}
+        result = []
+        for node_id, doc in zip(ids, docs, strict=True):
+            ok = node_id not in taken and node_id not in fresh
+            result.append(ok)
+            if ok:
+                fresh[node_id] = doc
+        if fresh:
+            self.conn.execute(nodes.insert(), [node_columns(d) for d in fresh.values()])
+            self._after_write(list(fresh.values()), removed=[])
+        return result
+
+    def put(self, doc: Mapping[str, Any]) -> None:
+        """Insert or replace a whole document."""
+        self.put_many([doc])
+
+    def put_many(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        by_id = {str(d["_id"]): d for d in docs}
+        taken = self.existing(by_id)
+        new = [node_columns(d) for i, d in by_id.items() if i not in taken]
+        old = [node_columns(d) for i, d in by_id.items() if i in taken]
+        if new:
+            self.conn.execute(nodes.insert(), new)
+        if old:
+            self.conn.execute(
+                nodes.update().where(nodes.c.id == sa.bindparam("b_id")),
+                [{**{k: v for k, v in c.items() if k != "id"}, "b_id": c["id"]} for c in old],
+            )
+        self._after_write(list(by_id.values()), removed=[])
+
+    def patch(self, node_id: str, changes: Mapping[str, Any]) -> Doc | None:
+        """Set keys (a None value deletes the key); return the new document or None."""
+        return self.patch_many({node_id: changes}).get(node_id)
+
+    def patch_many(self, changes: Mapping[str, Mapping[str, Any]]) -> dict[str, Doc]:
+        current = self.get_many(list(changes))
+        updated: dict[str, Doc] = {}
+        for node_id, doc in zip(changes, current, strict=True):
+            if doc is None:
+                continue
+            for key, value in changes[node_id].items():
+                if key == "_id":
+                    continue
+                if value is None:
+                    doc.pop(key, None)
+                else:
+                    doc[key] = value
+            updated[node_id] = doc
+        if updated:
+            self.put_many(list(updated.values()))
+        return updated
+
+    def delete(self, node_id: str) -> bool:
+        return self.delete_many([node_id])[0]
+
+    def delete_many(self, ids: Sequence[str]) -> list[bool]:
+        taken = self.existing(ids)
+        gone = [i for i in dict.fromkeys(ids) if i in taken]
+        for start in range(0, len(gone), BATCH):
+            chunk = gone[start : start + BATCH]
+            removed_docs = [d for d in self.get_many(chunk) if d is not None]
+            self.conn.execute(nodes.delete().where(nodes.c.id.in_(chunk)))
+            self._after_write([], removed=removed_docs)
+        seen: set[str] = set()
+        out = []
+        for i in ids:
+            out.append(i in taken and i not in seen)
+            seen.add(i)
+        return out
+
+    # ---- derived rows --------------------------------------------------------------------
+
+    def _after_write(
+        self, written: Sequence[Mapping[str, Any]], removed: Sequence[Mapping[str, Any]]
+    ) -> None:
+        touched = [d for d in (*written, *removed) if node_kind(str(d["_id"])) is NodeKind.CONFIG]
+        if touched:
+            self._config = None
+            cfg = self.config()
+            if self.meta_get("config_fingerprint") != cfg.fingerprint:
+                self.rederive_all()
+                return
+        files = [d for d in written if node_kind(str(d["_id"])) is NodeKind.FILE]
+        gone = [str(d["_id"]) for d in removed if node_kind(str(d["_id"])) is NodeKind.FILE]
+        if files or gone:
+            self._reindex(files, gone)
+
+    def _reindex(self, docs: Sequence[Mapping[str, Any]], gone: Sequence[str]) -> None:
+        cfg = self.config()
+        new_rows = {
+            (r.file_id, r.site): _row_values(r) for d in docs for r in site_rows(d, cfg)
+        }
+        ids = [str(d["_id"]) for d in docs] + list(gone)
+        old_rows = self._rows_of(ids)
+        deltas: Counter[tuple[str, str, str]] = Counter()
+        for key, row in old_rows.items():
+            if row["wanted"]:
+                deltas[(row["site"], row["state"], "files")] -= 1
+                deltas[(row["site"], row["state"], "bytes")] -= row["size"]
+        for row in new_rows.values():
+            if row["wanted"]:
+                deltas[(row["site"], row["state"], "files")] += 1
+                deltas[(row["site"], row["state"], "bytes")] += row["size"]
+        stale = [k for k in old_rows if k not in new_rows]
+        inserts = [r for k, r in new_rows.items() if k not in old_rows]
+        updates = [
+            r
+            for k, r in new_rows.items()
+            if k in old_rows and any(old_rows[k][c] != r[c] for c in _DERIVED)
+        ]
+        if stale:
+            self.conn.execute(
+                file_sites.delete().where(
+                    file_sites.c.file_id == sa.bindparam("b_file"),
+                    file_sites.c.site == sa.bindparam("b_site"),
+                ),
+                [{"b_file": f, "b_site": s} for f, s in stale],
+            )
+        if inserts:
+            self.conn.execute(file_sites.insert(), inserts)
+        if updates:
+            self.conn.execute(
+                file_sites.update()
+                .where(
+                    file_sites.c.file_id == sa.bindparam("b_file"),
+                    file_sites.c.site == sa.bindparam("b_site"),
+                )
+                .values({c: sa.bindparam(c) for c in _DERIVED}),
+                [{**r, "b_file": r["file_id"], "b_site": r["site"]} for r in updates],
+            )
+        self._apply_counts(deltas)
+
+    def _rows_of(self, ids: Sequence[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(ids), BATCH):
+            chunk = list(ids[start : start + BATCH])
+            for row in self.conn.execute(
+                sa.select(file_sites).where(file_sites.c.file_id.in_(chunk))
+            ).mappings():
+                out[(row["file_id"], row["site"])] = dict(row)
+        return out
+
+    def _apply_counts(self, deltas: Counter[tuple[str, str, str]]) -> None:
+        pairs: dict[tuple[str, str], dict[str, Any]] = {}
+        for (site, state, what), value in deltas.items():
+            entry = pairs.setdefault((site, state), {"site": site, "state": state,
+                                                     "files": 0, "bytes": 0})
+            entry[what] += value
+        rows = [r for r in pairs.values() if r["files"] or r["bytes"]]
+        if rows:
+            self._upsert(site_counts, rows, ["site", "state"], {"files": "+", "bytes": "+"})
+
+    def _upsert(
+        self,
+        table: sa.Table,
+        rows: list[dict[str, Any]],
+        keys: list[str],
+        update: Mapping[str, str | None],
+    ) -> None:
+        """INSERT ... ON CONFLICT DO UPDATE; `"+"` adds to the stored value, None replaces."""
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = insert(table)
+        sets = {
+            col: (table.c[col] + stmt.excluded[col]) if how == "+" else stmt.excluded[col]
+            for col, how in update.items()
+        }
+        self.conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=sets), rows)
+
+    def rederive_all(self) -> None:
+        """Recompute every file's rows under the current configuration, then the counts."""
+        self._config = None
+        cfg = self.config()
+        batch: list[Doc] = []
+        for doc in self.iter_docs(NodeKind.FILE):
+            batch.append(doc)
+            if len(batch) >= BATCH:
+                self._reindex(batch, [])
+                batch = []
+        if batch:
+            self._reindex(batch, [])
+        known = set(cfg.sites)
+        self.conn.execute(file_sites.delete().where(file_sites.c.site.not_in(known)))
+        self.recount()
+        self.meta_set("config_fingerprint", cfg.fingerprint)
+
+    def recount(self) -> None:
+        """Rebuild `site_counts` from the rows (used after bulk re-derivation)."""
+        self.conn.execute(site_counts.delete())
+        self.conn.execute(
+            site_counts.insert().from_select(
+                ["site", "state", "files", "bytes"],
+                sa.select(
+                    file_sites.c.site,
+                    file_sites.c.state,
+                    sa.func.count(),
+                    sa.func.coalesce(sa.func.sum(file_sites.c.size), 0),
+                )
+                .where(file_sites.c.wanted == 1)
+                .group_by(file_sites.c.site, file_sites.c.state),
+            )
+        )

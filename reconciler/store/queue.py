@@ -1,0 +1,161 @@
+"""Work queues and per-site aggregates, read from the maintained `file_sites` rows.
+
+The queries here are the indexed ones of SPEC §10: they walk the partial indexes over
+pending rows in work order (priority first, untried before failed, oldest first), so they
+cost milliseconds whether nothing or everything is pending. Claims are leases on rows, so
+several workers never move the same (file, site) at once and a dead worker's claims expire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from reconciler.store.schema import file_sites, site_counts
+
+_WORK_ORDER = (file_sites.c.priority.desc(), file_sites.c.failed, file_sites.c.time)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    file_id: str
+    site: str
+    priority: int
+    failed: bool
+    time: int
+    size: int
+
+
+def _select_items() -> sa.Select[tuple[str, str, int, int, int, int]]:
+    c = file_sites.c
+    return sa.select(c.file_id, c.site, c.priority, c.failed, c.time, c.size)
+
+
+def _due(now: int, *, honour_backoff: bool = True) -> sa.ColumnElement[bool]:
+    c = file_sites.c
+    lease_free = sa.or_(c.lease_until.is_(None), c.lease_until < now)
+    if not honour_backoff:
+        return lease_free
+    return sa.and_(lease_free, sa.or_(c.next_retry.is_(None), c.next_retry <= now))
+
+
+def _items(rows: Sequence[sa.Row[tuple[str, str, int, int, int, int]]]) -> list[QueueItem]:
+    return [QueueItem(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+
+
+def reception_queue(
+    conn: sa.Connection, site: str, limit: int, now: int, *, honour_backoff: bool = True
+) -> list[QueueItem]:
+    """Files wanted on `site` whose hub copy is up to date and whose copy here is not."""
+    c = file_sites.c
+    query = (
+        _select_items()
+        .where(c.site == site, c.pending == 1, c.ready == 1, _due(now, honour_backoff=honour_backoff))
+        .order_by(*_WORK_ORDER)
+        .limit(limit)
+    )
+    return _items(conn.execute(query).all())
+
+
+def emission_queue(
+    conn: sa.Connection, hub: str, origin: str, limit: int, now: int,
+    *, honour_backoff: bool = True,
+) -> list[QueueItem]:
+    """Files whose origin is `origin` and whose hub copy is missing or outdated."""
+    c = file_sites.c
+    query = (
+        _select_items()
+        .where(
+            c.site == hub, c.origin == origin, c.pending == 1,
+            _due(now, honour_backoff=honour_backoff),
+        )
+        .order_by(*_WORK_ORDER)
+        .limit(limit)
+    )
+    return _items(conn.execute(query).all())
+
+
+def removal_queue(conn: sa.Connection, site: str, limit: int) -> list[str]:
+    """Deleted files still held on `site`, a volume that propagates deletions."""
+    c = file_sites.c
+    query = sa.select(c.file_id).where(c.site == site, c.removal == 1).order_by(c.file_id)
+    return [r[0] for r in conn.execute(query.limit(limit))]
+
+
+def claim(
+    conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str, now: int, until: int
+) -> list[str]:
+    """Lease rows to `owner`; return the ids this call actually claimed."""
+    c = file_sites.c
+    if not file_ids:
+        return []
+    conn.execute(
+        file_sites.update()
+        .where(
+            c.site == site,
+            c.file_id.in_(list(file_ids)),
+            sa.or_(c.lease_until.is_(None), c.lease_until < now),
+        )
+        .values(lease_until=until, lease_owner=owner)
+    )
+    got = conn.execute(
+        sa.select(c.file_id).where(
+            c.site == site, c.file_id.in_(list(file_ids)), c.lease_owner == owner,
+            c.lease_until == until,
+        )
+    )
+    claimed = {r[0] for r in got}
+    return [f for f in file_ids if f in claimed]
+
+
+def release(conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str) -> None:
+    c = file_sites.c
+    if file_ids:
+        conn.execute(
+            file_sites.update()
+            .where(c.site == site, c.file_id.in_(list(file_ids)), c.lease_owner == owner)
+            .values(lease_until=None, lease_owner=None)
+        )
+
+
+@dataclass(frozen=True)
+class SiteCounts:
+    files: dict[str, int]  # state -> count, wanted rows only
+    bytes: dict[str, int]
+
+
+def counts(conn: sa.Connection) -> dict[str, SiteCounts]:
+    """Files and bytes per site and state (wanted copies), from the maintained counters."""
+    out: dict[str, SiteCounts] = {}
+    for site, state, files, size in conn.execute(sa.select(site_counts)):
+        entry = out.setdefault(site, SiteCounts({}, {}))
+        entry.files[state] = int(files)
+        entry.bytes[state] = int(size)
+    return out
+
+
+def oldest_pending(conn: sa.Connection, site: str) -> int | None:
+    """`time` (ms) of the oldest pending file on `site`, through the partial index."""
+    c = file_sites.c
+    row = conn.execute(
+        sa.select(c.time).where(c.site == site, c.pending == 1).order_by(c.time).limit(1)
+    ).first()
+    return int(row[0]) if row else None
+
+
+def queue_position(conn: sa.Connection, site: str, item: QueueItem) -> tuple[int, int]:
+    """(files, bytes) ahead of `item` in the reception/emission order of `site`."""
+    c = file_sites.c
+    ahead = sa.or_(
+        c.priority > item.priority,
+        sa.and_(c.priority == item.priority, c.failed < int(item.failed)),
+        sa.and_(c.priority == item.priority, c.failed == int(item.failed), c.time < item.time),
+    )
+    row = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(c.size), 0)).where(
+            c.site == site, c.pending == 1, ahead
+        )
+    ).first()
+    return (int(row[0]), int(row[1])) if row else (0, 0)

@@ -1,0 +1,140 @@
+"""Store contract: the same cases on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+from reconciler.store import Store
+from reconciler.store import queue as q
+
+CONFIG = [
+    {"_id": "hub/hub", "name": "hub", "url": "/srv/hub/"},
+    {"_id": "volume/paris", "name": "paris", "url": "/srv/paris/"},
+    {"_id": "volume/tokyo", "name": "tokyo", "url": "/srv/tokyo/"},
+]
+
+
+def seed(store: Store, *files: dict[str, object]) -> None:
+    with store.write() as tx:
+        tx.put_many(CONFIG)
+        tx.insert_many(list(files))
+
+
+def test_documents_round_trip_and_null_deletes_a_key(store: Store) -> None:
+    with store.write() as tx:
+        assert tx.insert({"_id": "x", "a": 1, "nested": {"b": [1, 2]}}) is True
+        assert tx.insert({"_id": "x", "a": 2}) is False
+        assert tx.patch("x", {"a": None, "c": "d"}) == {"_id": "x", "nested": {"b": [1, 2]},
+                                                        "c": "d"}
+        assert tx.patch("missing", {"a": 1}) is None
+    with store.read() as tx:
+        assert tx.get_many(["x", "nope", "x"]) == [
+            {"_id": "x", "nested": {"b": [1, 2]}, "c": "d"}, None,
+            {"_id": "x", "nested": {"b": [1, 2]}, "c": "d"},
+        ]
+    with store.write() as tx:
+        assert tx.delete_many(["x", "nope"]) == [True, False]
+        assert tx.get("x") is None
+
+
+def test_queues_follow_the_documents(store: Store) -> None:
+    seed(store, {"_id": "/a.exr", "origin": "paris", "time": 1000, "file_size": 10})
+    with store.read() as tx:
+        emission = q.emission_queue(tx.conn, "hub", "paris", 10, now=2000)
+        assert [i.file_id for i in emission] == ["/a.exr"]
+        assert q.reception_queue(tx.conn, "tokyo", 10, now=2000) == []  # hub has no copy yet
+    with store.write() as tx:
+        tx.patch("/a.exr", {"synced_hub": 1500})
+    with store.read() as tx:
+        assert q.emission_queue(tx.conn, "hub", "paris", 10, now=2000) == []
+        assert [i.file_id for i in q.reception_queue(tx.conn, "tokyo", 10, now=2000)] == ["/a.exr"]
+        assert q.reception_queue(tx.conn, "paris", 10, now=2000) == []  # paris is the origin
+        counts = q.counts(tx.conn)
+        assert counts["tokyo"].files == {"missing": 1}
+        assert counts["hub"].files.get("synced") == 1
+        assert counts["paris"].files.get("synced") == 1
+    with store.write() as tx:
+        tx.patch("/a.exr", {"synced_tokyo": 1600})
+    with store.read() as tx:
+        assert q.reception_queue(tx.conn, "tokyo", 10, now=2000) == []
+        assert q.counts(tx.conn)["tokyo"].files.get("synced") == 1
+        assert q.oldest_pending(tx.conn, "tokyo") is None
+
+
+def test_a_modification_makes_other_copies_outdated(store: Store) -> None:
+    seed(store, {"_id": "/a", "origin": "paris", "time": 1000, "synced_hub": 1100,
+                 "synced_tokyo": 1200})
+    with store.write() as tx:
+        tx.patch("/a", {"time": 5000})
+    with store.read() as tx:
+        assert [i.file_id for i in q.emission_queue(tx.conn, "hub", "paris", 10, 6000)] == ["/a"]
+        assert q.counts(tx.conn)["tokyo"].files.get("outdated") == 1
+
+
+def test_work_order_priority_then_untried_then_oldest(store: Store) -> None:
+    seed(
+        store,
+        {"_id": "/old", "origin": "paris", "time": 1000},
+        {"_id": "/new", "origin": "paris", "time": 3000},
+        {"_id": "/urgent", "origin": "paris", "time": 4000, "sync_priority": 5},
+        {"_id": "/failed", "origin": "paris", "time": 500, "syncError_hub": 23,
+         "syncLastAttempt_hub": 600},
+        {"_id": "/low", "origin": "paris", "time": 100, "sync_priority": -1},
+    )
+    with store.read() as tx:
+        order = [i.file_id for i in q.emission_queue(tx.conn, "hub", "paris", 10, now=10**12)]
+    assert order == ["/urgent", "/old", "/new", "/failed", "/low"]
+    with store.read() as tx:  # per-file backoff: the failed file waits
+        early = [i.file_id for i in q.emission_queue(tx.conn, "hub", "paris", 10, now=700)]
+    assert "/failed" not in early
+
+
+def test_configuration_change_rederives_desired_state(store: Store) -> None:
+    seed(store, {"_id": "/a", "origin": "paris", "time": 1000, "synced_hub": 1100})
+    with store.write() as tx:
+        tx.put({"_id": "rsyncGlobalParameters", "syncEverywhere": False})
+    with store.read() as tx:
+        assert q.reception_queue(tx.conn, "tokyo", 10, 2000) == []
+    with store.write() as tx:
+        tx.put({"_id": "synctarget/all", "name": "all", "paths": ["/**"], "sites": ["tokyo"],
+                "priority": 3})
+    with store.read() as tx:
+        items = q.reception_queue(tx.conn, "tokyo", 10, 2000)
+        assert [(i.file_id, i.priority) for i in items] == [("/a", 3)]
+    with store.write() as tx:  # a new volume gets rows for existing files
+        tx.put({"_id": "volume/rome", "name": "rome", "url": "/srv/rome/"})
+        tx.put({"_id": "synctarget/all", "name": "all", "paths": ["/**"],
+                "everywhere": True})
+    with store.read() as tx:
+        assert [i.file_id for i in q.reception_queue(tx.conn, "rome", 10, 2000)] == ["/a"]
+
+
+def test_claims_are_exclusive(store: Store) -> None:
+    seed(store, *({"_id": f"/f{i}", "origin": "paris", "time": i} for i in range(50)))
+    ids = [f"/f{i}" for i in range(50)]
+    won: dict[str, list[str]] = {}
+
+    def worker(name: str) -> None:
+        with store.write() as tx:
+            won[name] = q.claim(tx.conn, "hub", ids, name, now=100, until=10_000)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = [f for got in won.values() for f in got]
+    assert sorted(claimed) == sorted(ids)  # every row claimed exactly once
+    with store.read() as tx:  # claimed rows leave the queue until the lease expires
+        assert q.emission_queue(tx.conn, "hub", "paris", 100, now=200) == []
+        assert len(q.emission_queue(tx.conn, "hub", "paris", 100, now=20_000)) == 50
+
+
+def test_deleting_a_file_removes_its_rows_and_counts(store: Store) -> None:
+    seed(store, {"_id": "/a", "origin": "paris", "time": 1, "file_size": 7})
+    with store.write() as tx:
+        tx.delete("/a")
+    with store.read() as tx:
+        counts = q.counts(tx.conn)
+        assert all(sum(c.files.values()) == 0 for c in counts.values())
+        assert q.emission_queue(tx.conn, "hub", "paris", 10, 100) == []
