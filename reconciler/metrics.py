@@ -1,0 +1,59 @@
+"""Prometheus metrics of SPEC §8 (prefix `syncplanet_`, base units, no paths in labels).
+
+`Metrics` owns a registry passed in (tests use a fresh one). Counters and histograms are
+updated by the transfer and scan code; gauges that come from the database are computed at
+scrape time by a collector registered with `Metrics.register_store_collector`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from reconciler.domain import Direction
+
+VERSION = "0.1.0"
+DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.transfers = Counter(
+            "syncplanet_transfers_total", "Files delivered", ["site", "direction"], registry=r
+        )
+        self.failures = Counter(
+            "syncplanet_transfer_failures_total",
+            "Files whose transfer failed, by rsync/ssh exit code",
+            ["site", "direction", "exit_code"],
+            registry=r,
+        )
+        self.bytes = Counter(
+            "syncplanet_transferred_bytes_total", "Bytes delivered", ["site", "direction"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "syncplanet_transfer_duration_seconds", "Duration of one rsync batch",
+            ["direction"], buckets=DURATION_BUCKETS, registry=r,
+        )
+        self.volume_up = Gauge(
+            "syncplanet_volume_up", "1 if the volume answered at the last attempt", ["site"],
+            registry=r,
+        )
+        self.scan_duration = Gauge(
+            "syncplanet_scan_duration_seconds", "Duration of the last scan", ["site"], registry=r
+        )
+        self.reconcile_last_success = Gauge(
+            "syncplanet_reconcile_last_success_timestamp_seconds",
+            "When a reconcile pass last completed", registry=r,
+        )
+        self.build_info = Info("syncplanet_build", "Build information", registry=r)
+        self.build_info.info({"version": VERSION})
+        for direction in Direction:
+            self.duration.labels(direction.value)
+
+    def declare_site(self, site: str) -> None:
+        """Pre-declare a site's series at zero so alerts do not wait for the first event."""
+        for direction in Direction:
+            self.transfers.labels(site, direction.value)
+            self.bytes.labels(site, direction.value)
