@@ -4,20 +4,26 @@ PY := $(VENV)/bin/python
 SPCTL := $(VENV)/bin/spctl
 export SPCTL_HOME ?= $(CURDIR)/.data
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install deps run test lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-install:  ## create .venv and install the package with its dev tools
+install: $(VENV)/.installed  ## create .venv and install the package with its dev tools
+
+$(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
 
-run: install  ## run the embedded default: SQLite, local hub, demo volumes, API + reconciler
+deps:  ## install the Debian packages (rsync, openssh, prometheus, chromium) if missing
+	./scripts/system-deps.sh
+
+run: deps install  ## run the embedded default: SQLite, local hub, demo volumes, API + reconciler
 	$(SPCTL) run --demo
 
-test:  ## run the test suite (real sshd, rsync, PostgreSQL, Prometheus, Chromium)
+test: deps install  ## run the test suite (real sshd, rsync, PostgreSQL, Prometheus, Chromium)
 	$(PY) -m pytest -n 2
 
 lint:  ## ruff and mypy --strict
@@ -25,7 +31,7 @@ lint:  ## ruff and mypy --strict
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy reconciler api
 
-bench:  ## benchmarks against raw rsync / bare queries (prints ratios; not tests)
+bench: deps install  ## benchmarks against raw rsync / bare queries (prints ratios; not tests)
 	$(PY) -m tests.bench
 
 clean:  ## remove the demo data directory

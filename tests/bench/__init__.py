@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): not tests. Each module compares against a physical reference."""
