@@ -116,8 +116,7 @@ def next_retry(doc: Mapping[str, Any], site: str, cfg: SyncConfig) -> int | None
 
 def _has_state(doc: Mapping[str, Any], site: str) -> bool:
     return any(
-        doc.get(k) is not None
-        for k in (synced_key(site), syncing_key(site), error_key(site))
+        doc.get(k) is not None for k in (synced_key(site), syncing_key(site), error_key(site))
     )
 
 
@@ -136,8 +135,7 @@ def site_rows(doc: Mapping[str, Any], cfg: SyncConfig) -> list[SiteRow]:
         pending = (
             wanted
             and site != origin
-            and state in (SiteState.MISSING, SiteState.OUTDATED, SiteState.ERROR,
-                          SiteState.SYNCING)
+            and state in (SiteState.MISSING, SiteState.OUTDATED, SiteState.ERROR, SiteState.SYNCING)
             and not _up_to_date(doc, site, time)
         )
         return SiteRow(

@@ -29,15 +29,22 @@ class Metrics:
             registry=r,
         )
         self.bytes = Counter(
-            "syncplanet_transferred_bytes_total", "Bytes delivered", ["site", "direction"],
+            "syncplanet_transferred_bytes_total",
+            "Bytes delivered",
+            ["site", "direction"],
             registry=r,
         )
         self.duration = Histogram(
-            "syncplanet_transfer_duration_seconds", "Duration of one rsync batch",
-            ["direction"], buckets=DURATION_BUCKETS, registry=r,
+            "syncplanet_transfer_duration_seconds",
+            "Duration of one rsync batch",
+            ["direction"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
         )
         self.volume_up = Gauge(
-            "syncplanet_volume_up", "1 if the volume answered at the last attempt", ["site"],
+            "syncplanet_volume_up",
+            "1 if the volume answered at the last attempt",
+            ["site"],
             registry=r,
         )
         self.scan_duration = Gauge(
@@ -45,7 +52,8 @@ class Metrics:
         )
         self.reconcile_last_success = Gauge(
             "syncplanet_reconcile_last_success_timestamp_seconds",
-            "When a reconcile pass last completed", registry=r,
+            "When a reconcile pass last completed",
+            registry=r,
         )
         self.build_info = Info("syncplanet_build", "Build information", registry=r)
         self.build_info.info({"version": VERSION})

@@ -76,10 +76,8 @@ def compile_glob(pattern: str) -> Glob:
     dir_only = pattern.endswith("/") and pattern != "/"
     body = pattern.rstrip("/") if dir_only else pattern
     anchored = body.startswith("/")
-    if body.endswith("/**"):
-        core = _translate(body[:-3]) + "(?:/.*)?"
-    else:
-        core = _translate(body)
+    # '/a/**' also matches the folder '/a/' itself (a package id)
+    core = _translate(body[:-3]) + "(?:/.*)?" if body.endswith("/**") else _translate(body)
     regex = core if anchored else "/(?:.*/)?" + core
     return Glob(pattern=pattern, regex=re.compile(regex, re.DOTALL), dir_only=dir_only)
 

@@ -82,15 +82,29 @@ class SshSettings:
     control_dir: str = ""  # OpenSSH ControlMaster sockets (connection reuse); "" = off
 
     def options(self, port: int | None = None) -> list[str]:
-        opts = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"]
+        opts = [
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "ServerAliveInterval=15",
+        ]
         if self.identity_file:
             opts += ["-i", self.identity_file, "-o", "IdentitiesOnly=yes"]
         if self.known_hosts:
             opts += ["-o", f"UserKnownHostsFile={self.known_hosts}"]
         if self.control_dir:
-            opts += ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.control_dir}/%C",
-                     "-o", "ControlPersist=60"]
+            opts += [
+                "-o",
+                "ControlMaster=auto",
+                "-o",
+                f"ControlPath={self.control_dir}/%C",
+                "-o",
+                "ControlPersist=60",
+            ]
         if port:
             opts += ["-p", str(port)]
         return opts
@@ -200,8 +214,11 @@ class FabricShell:
         if ssh.identity_file:
             connect_kwargs["key_filename"] = [ssh.identity_file]
         self._conn = Connection(
-            host=str(url.host), user=url.user, port=url.port or 22,
-            connect_kwargs=connect_kwargs, connect_timeout=10,
+            host=str(url.host),
+            user=url.user,
+            port=url.port or 22,
+            connect_kwargs=connect_kwargs,
+            connect_timeout=10,
         )
         self._known_hosts = ssh.known_hosts
         self._lock = threading.Lock()
@@ -236,9 +253,7 @@ class FabricShell:
         timeout: float | None = None,
     ) -> Completed:
         client = self._client()
-        chan_in, chan_out, chan_err = client.exec_command(
-            self._command(argv, env), timeout=timeout
-        )
+        chan_in, chan_out, chan_err = client.exec_command(self._command(argv, env), timeout=timeout)
         if stdin is not None:
             chan_in.write(stdin)
         chan_in.channel.shutdown_write()

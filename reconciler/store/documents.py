@@ -233,13 +233,11 @@ class Tx:
 
     def _reindex(self, docs: Sequence[Mapping[str, Any]], gone: Sequence[str]) -> None:
         cfg = self.config()
-        new_rows = {
-            (r.file_id, r.site): _row_values(r) for d in docs for r in site_rows(d, cfg)
-        }
+        new_rows = {(r.file_id, r.site): _row_values(r) for d in docs for r in site_rows(d, cfg)}
         ids = [str(d["_id"]) for d in docs] + list(gone)
         old_rows = self._rows_of(ids)
         deltas: Counter[tuple[str, str, str]] = Counter()
-        for key, row in old_rows.items():
+        for row in old_rows.values():
             if row["wanted"]:
                 deltas[(row["site"], row["state"], "files")] -= 1
                 deltas[(row["site"], row["state"], "bytes")] -= row["size"]
@@ -289,8 +287,9 @@ class Tx:
     def _apply_counts(self, deltas: Counter[tuple[str, str, str]]) -> None:
         pairs: dict[tuple[str, str], dict[str, Any]] = {}
         for (site, state, what), value in deltas.items():
-            entry = pairs.setdefault((site, state), {"site": site, "state": state,
-                                                     "files": 0, "bytes": 0})
+            entry = pairs.setdefault(
+                (site, state), {"site": site, "state": state, "files": 0, "bytes": 0}
+            )
             entry[what] += value
         rows = [r for r in pairs.values() if r["files"] or r["bytes"]]
         if rows:

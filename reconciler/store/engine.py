@@ -50,9 +50,7 @@ def make_engine(url: str) -> Engine:
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 60}
-        )
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
         _sqlite_tuning(engine)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -28,7 +29,7 @@ class QueueItem:
     size: int
 
 
-def _select_items() -> sa.Select[tuple[str, str, int, int, int, int]]:
+def _select_items() -> sa.Select[Any]:
     c = file_sites.c
     return sa.select(c.file_id, c.site, c.priority, c.failed, c.time, c.size)
 
@@ -41,8 +42,12 @@ def _due(now: int, *, honour_backoff: bool = True) -> sa.ColumnElement[bool]:
     return sa.and_(lease_free, sa.or_(c.next_retry.is_(None), c.next_retry <= now))
 
 
-def _items(rows: Sequence[sa.Row[tuple[str, str, int, int, int, int]]]) -> list[QueueItem]:
-    return [QueueItem(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+def _items(rows: Sequence[sa.Row[Any]]) -> list[QueueItem]:
+    out = []
+    for row in rows:
+        file_id, site, priority, failed, time, size = tuple(row)
+        out.append(QueueItem(file_id, site, int(priority), bool(failed), int(time), int(size)))
+    return out
 
 
 def reception_queue(
@@ -52,7 +57,9 @@ def reception_queue(
     c = file_sites.c
     query = (
         _select_items()
-        .where(c.site == site, c.pending == 1, c.ready == 1, _due(now, honour_backoff=honour_backoff))
+        .where(
+            c.site == site, c.pending == 1, c.ready == 1, _due(now, honour_backoff=honour_backoff)
+        )
         .order_by(*_WORK_ORDER)
         .limit(limit)
     )
@@ -60,15 +67,22 @@ def reception_queue(
 
 
 def emission_queue(
-    conn: sa.Connection, hub: str, origin: str, limit: int, now: int,
-    *, honour_backoff: bool = True,
+    conn: sa.Connection,
+    hub: str,
+    origin: str,
+    limit: int,
+    now: int,
+    *,
+    honour_backoff: bool = True,
 ) -> list[QueueItem]:
     """Files whose origin is `origin` and whose hub copy is missing or outdated."""
     c = file_sites.c
     query = (
         _select_items()
         .where(
-            c.site == hub, c.origin == origin, c.pending == 1,
+            c.site == hub,
+            c.origin == origin,
+            c.pending == 1,
             _due(now, honour_backoff=honour_backoff),
         )
         .order_by(*_WORK_ORDER)
@@ -102,7 +116,9 @@ def claim(
     )
     got = conn.execute(
         sa.select(c.file_id).where(
-            c.site == site, c.file_id.in_(list(file_ids)), c.lease_owner == owner,
+            c.site == site,
+            c.file_id.in_(list(file_ids)),
+            c.lease_owner == owner,
             c.lease_until == until,
         )
     )

@@ -24,12 +24,16 @@ def test_documents_round_trip_and_null_deletes_a_key(store: Store) -> None:
     with store.write() as tx:
         assert tx.insert({"_id": "x", "a": 1, "nested": {"b": [1, 2]}}) is True
         assert tx.insert({"_id": "x", "a": 2}) is False
-        assert tx.patch("x", {"a": None, "c": "d"}) == {"_id": "x", "nested": {"b": [1, 2]},
-                                                        "c": "d"}
+        assert tx.patch("x", {"a": None, "c": "d"}) == {
+            "_id": "x",
+            "nested": {"b": [1, 2]},
+            "c": "d",
+        }
         assert tx.patch("missing", {"a": 1}) is None
     with store.read() as tx:
         assert tx.get_many(["x", "nope", "x"]) == [
-            {"_id": "x", "nested": {"b": [1, 2]}, "c": "d"}, None,
+            {"_id": "x", "nested": {"b": [1, 2]}, "c": "d"},
+            None,
             {"_id": "x", "nested": {"b": [1, 2]}, "c": "d"},
         ]
     with store.write() as tx:
@@ -62,8 +66,10 @@ def test_queues_follow_the_documents(store: Store) -> None:
 
 
 def test_a_modification_makes_other_copies_outdated(store: Store) -> None:
-    seed(store, {"_id": "/a", "origin": "paris", "time": 1000, "synced_hub": 1100,
-                 "synced_tokyo": 1200})
+    seed(
+        store,
+        {"_id": "/a", "origin": "paris", "time": 1000, "synced_hub": 1100, "synced_tokyo": 1200},
+    )
     with store.write() as tx:
         tx.patch("/a", {"time": 5000})
     with store.read() as tx:
@@ -77,8 +83,13 @@ def test_work_order_priority_then_untried_then_oldest(store: Store) -> None:
         {"_id": "/old", "origin": "paris", "time": 1000},
         {"_id": "/new", "origin": "paris", "time": 3000},
         {"_id": "/urgent", "origin": "paris", "time": 4000, "sync_priority": 5},
-        {"_id": "/failed", "origin": "paris", "time": 500, "syncError_hub": 23,
-         "syncLastAttempt_hub": 600},
+        {
+            "_id": "/failed",
+            "origin": "paris",
+            "time": 500,
+            "syncError_hub": 23,
+            "syncLastAttempt_hub": 600,
+        },
         {"_id": "/low", "origin": "paris", "time": 100, "sync_priority": -1},
     )
     with store.read() as tx:
@@ -96,15 +107,21 @@ def test_configuration_change_rederives_desired_state(store: Store) -> None:
     with store.read() as tx:
         assert q.reception_queue(tx.conn, "tokyo", 10, 2000) == []
     with store.write() as tx:
-        tx.put({"_id": "synctarget/all", "name": "all", "paths": ["/**"], "sites": ["tokyo"],
-                "priority": 3})
+        tx.put(
+            {
+                "_id": "synctarget/all",
+                "name": "all",
+                "paths": ["/**"],
+                "sites": ["tokyo"],
+                "priority": 3,
+            }
+        )
     with store.read() as tx:
         items = q.reception_queue(tx.conn, "tokyo", 10, 2000)
         assert [(i.file_id, i.priority) for i in items] == [("/a", 3)]
     with store.write() as tx:  # a new volume gets rows for existing files
         tx.put({"_id": "volume/rome", "name": "rome", "url": "/srv/rome/"})
-        tx.put({"_id": "synctarget/all", "name": "all", "paths": ["/**"],
-                "everywhere": True})
+        tx.put({"_id": "synctarget/all", "name": "all", "paths": ["/**"], "everywhere": True})
     with store.read() as tx:
         assert [i.file_id for i in q.reception_queue(tx.conn, "rome", 10, 2000)] == ["/a"]
 

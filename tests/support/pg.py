@@ -23,7 +23,9 @@ def scratch_database() -> Iterator[str]:
     if not base:
         raise RuntimeError(f"{ENV} is not set")
     name = f"spctl_test_{uuid.uuid4().hex[:12]}"
-    admin_url = base if "+psycopg" in base else base.replace("postgresql://", "postgresql+psycopg://")
+    admin_url = (
+        base if "+psycopg" in base else base.replace("postgresql://", "postgresql+psycopg://")
+    )
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')

@@ -133,8 +133,14 @@ class SshSite:
     def ssh(self, *command: str) -> subprocess.CompletedProcess[bytes]:
         """Run a command on the site as the hub would (for assertions in tests)."""
         return subprocess.run(
-            ["ssh", *client_options(self.keys), "-p", str(self.port),
-             f"{self.user}@127.0.0.1", *command],
+            [
+                "ssh",
+                *client_options(self.keys),
+                "-p",
+                str(self.port),
+                f"{self.user}@127.0.0.1",
+                *command,
+            ],
             capture_output=True,
             check=False,
         )
@@ -142,11 +148,16 @@ class SshSite:
 
 def client_options(keys: SshKeys) -> list[str]:
     return [
-        "-i", str(keys.identity),
-        "-o", "IdentitiesOnly=yes",
-        "-o", "BatchMode=yes",
-        "-o", f"UserKnownHostsFile={keys.known_hosts}",
-        "-o", "StrictHostKeyChecking=yes",
+        "-i",
+        str(keys.identity),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"UserKnownHostsFile={keys.known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
     ]
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlmodel import SQLModel
 
-from reconciler.store.schema import SQLModel
+import reconciler.store.schema  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - we always migrate through reconciler.store

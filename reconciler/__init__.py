@@ -1,0 +1,1 @@
+"""SyncPlanet reconciler: domain, store, desired state, planning, transfer, scheduler, CLI."""

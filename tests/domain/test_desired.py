@@ -1,0 +1,182 @@
+"""SPEC §4 as data: (file, configuration) -> which sites want it, priority, state, backoff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler.config import SyncConfig
+from reconciler.desired import decide, file_priority, next_retry, site_rows, site_state
+from reconciler.domain import SiteState
+
+
+def config(*extra: dict[str, Any], everywhere: bool = True) -> SyncConfig:
+    docs = [
+        {
+            "_id": "rsyncGlobalParameters",
+            "syncEverywhere": everywhere,
+            "retryBackoffBase": 10,
+            "retryBackoffMax": 60,
+        },
+        {"_id": "hub/hub", "url": "/hub/"},
+        {"_id": "volume/paris", "url": "/p/"},
+        {"_id": "volume/tokyo", "url": "/t/"},
+        {"_id": "volume/rome", "url": "/r/", "enableReception": False},
+        *extra,
+    ]
+    return SyncConfig.from_docs(docs)
+
+
+RENDERS = {"_id": "synctarget/renders", "paths": ["/renders/**"], "sites": ["tokyo"], "priority": 4}
+NO_TOKYO = {
+    "_id": "synctarget/notokyo",
+    "paths": ["*.tmp"],
+    "everywhere": True,
+    "excludeSites": ["tokyo"],
+}
+
+CASES = [
+    # (id, file keys, config kwargs/extra docs, site, wanted, rule fragment)
+    ("global default on", {}, (), True, "tokyo", True, "global syncEverywhere=true"),
+    ("global default off", {}, (), False, "tokyo", False, "global syncEverywhere=false"),
+    (
+        "per-file site key wins",
+        {"sync_tokyo": False, "syncEverywhere": True},
+        (),
+        True,
+        "tokyo",
+        False,
+        "sync_tokyo=false",
+    ),
+    ("per-file site key adds", {"sync_tokyo": True}, (), False, "tokyo", True, "sync_tokyo=true"),
+    (
+        "per-file syncEverywhere",
+        {"syncEverywhere": True},
+        (RENDERS,),
+        False,
+        "tokyo",
+        True,
+        "per-file key syncEverywhere=true",
+    ),
+    (
+        "synctarget includes",
+        {"_id": "/renders/a.exr"},
+        (RENDERS,),
+        False,
+        "tokyo",
+        True,
+        "synctarget/renders",
+    ),
+    (
+        "synctarget does not list site",
+        {"_id": "/renders/a.exr", "origin": "tokyo"},
+        (RENDERS,),
+        True,
+        "paris",
+        False,
+        "synctarget/renders",
+    ),
+    (
+        "synctarget excludeSites",
+        {"_id": "/x/a.tmp"},
+        (NO_TOKYO,),
+        True,
+        "tokyo",
+        False,
+        "synctarget/notokyo",
+    ),
+    (
+        "no matching target falls back",
+        {"_id": "/other"},
+        (RENDERS,),
+        False,
+        "tokyo",
+        False,
+        "global",
+    ),
+    ("reception disabled", {}, (), True, "rome", False, "reception disabled"),
+    ("origin holds it", {"origin": "tokyo"}, (), False, "tokyo", True, "origin"),
+    ("deleted", {"deleted": True}, (), True, "tokyo", False, "deleted"),
+]
+
+
+@pytest.mark.parametrize(
+    ("keys", "extra", "everywhere", "site", "wanted", "rule"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_decide(
+    keys: dict[str, Any],
+    extra: tuple[dict[str, Any], ...],
+    everywhere: bool,
+    site: str,
+    wanted: bool,
+    rule: str,
+) -> None:
+    cfg = config(*extra, everywhere=everywhere)
+    doc = {"_id": "/f", "origin": "paris", "time": 1000, **keys}
+    decision = decide(doc, cfg.volumes[site], cfg)
+    assert decision.wanted is wanted
+    assert rule in decision.rule
+
+
+def test_priority_own_key_then_highest_target_then_zero() -> None:
+    low = {"_id": "synctarget/low", "paths": ["/renders/**"], "everywhere": True, "priority": 1}
+    cfg = config(RENDERS, low)
+    assert file_priority({"_id": "/renders/a", "sync_priority": -2}, cfg) == -2
+    assert file_priority({"_id": "/renders/a"}, cfg) == 4
+    assert file_priority({"_id": "/elsewhere"}, cfg) == 0
+
+
+@pytest.mark.parametrize(
+    ("keys", "state"),
+    [
+        ({}, SiteState.MISSING),
+        ({"synced_tokyo": 999}, SiteState.OUTDATED),
+        ({"synced_tokyo": 1000}, SiteState.SYNCED),
+        ({"synced_tokyo": 1000, "syncing_tokyo": 5}, SiteState.SYNCING),
+        ({"syncError_tokyo": 23}, SiteState.ERROR),
+    ],
+)
+def test_site_state(keys: dict[str, Any], state: SiteState) -> None:
+    assert site_state({"_id": "/f", "origin": "paris", "time": 1000, **keys}, "tokyo") is state
+
+
+def test_backoff_doubles_and_is_capped_and_skips_unreachable_errors() -> None:
+    cfg = config()
+    base = {"_id": "/f", "syncError_tokyo": 23, "syncLastAttempt_tokyo": 1_000_000}
+    assert next_retry({**base, "syncAttempts_tokyo": 1}, "tokyo", cfg) == 1_010_000
+    assert next_retry({**base, "syncAttempts_tokyo": 3}, "tokyo", cfg) == 1_040_000
+    assert next_retry({**base, "syncAttempts_tokyo": 9}, "tokyo", cfg) == 1_060_000
+    assert next_retry({**base, "syncError_tokyo": 255}, "tokyo", cfg) is None
+    assert next_retry({"_id": "/f"}, "tokyo", cfg) is None
+
+
+def test_rows_hub_always_wanted_and_volumes_wait_for_the_hub_copy() -> None:
+    cfg = config()
+    rows = {r.site: r for r in site_rows({"_id": "/f", "origin": "paris", "time": 10}, cfg)}
+    assert rows["hub"].wanted and rows["hub"].pending and rows["hub"].ready
+    assert rows["tokyo"].pending and not rows["tokyo"].ready
+    assert not rows["paris"].pending and rows["paris"].state is SiteState.SYNCED
+    assert "rome" not in rows  # not wanted and holds nothing: no row
+    rows = {
+        r.site: r
+        for r in site_rows({"_id": "/f", "origin": "paris", "time": 10, "synced_hub": 10}, cfg)
+    }
+    assert rows["tokyo"].ready and not rows["hub"].pending
+
+
+def test_deleted_file_is_removed_only_where_deletions_propagate() -> None:
+    cfg = config({"_id": "volume/oslo", "url": "/o/", "propagateDeletions": True})
+    doc = {
+        "_id": "/f",
+        "origin": "paris",
+        "time": 10,
+        "deleted": True,
+        "synced_tokyo": 10,
+        "synced_oslo": 10,
+    }
+    rows = {r.site: r for r in site_rows(doc, cfg)}
+    assert rows["oslo"].removal and not rows["tokyo"].removal
+    assert not any(r.pending for r in rows.values())
