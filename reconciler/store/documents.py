@@ -83,14 +83,20 @@ class Tx:
         row = self.conn.execute(sa.select(nodes.c.doc).where(nodes.c.id == node_id)).first()
         return dict(row[0]) if row else None
 
-    def get_many(self, ids: Sequence[str]) -> list[Doc | None]:
+    def get_many(self, ids: Sequence[str], *, for_update: bool = False) -> list[Doc | None]:
+        """Documents in the order asked (None where missing).
+
+        `for_update` locks the rows until the transaction ends (PostgreSQL; SQLite's write
+        transactions are already exclusive), so read-modify-write never loses an update.
+        """
         found: dict[str, Doc] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), BATCH):
             chunk = unique[start : start + BATCH]
-            for node_id, doc in self.conn.execute(
-                sa.select(nodes.c.id, nodes.c.doc).where(nodes.c.id.in_(chunk))
-            ):
+            query = sa.select(nodes.c.id, nodes.c.doc).where(nodes.c.id.in_(chunk))
+            if for_update and self.dialect == "postgresql":
+                query = query.order_by(nodes.c.id).with_for_update()
+            for node_id, doc in self.conn.execute(query):
                 found[node_id] = dict(doc)
         return [dict(found[i]) if i in found else None for i in ids]
 
@@ -179,7 +185,7 @@ class Tx:
         return self.patch_many({node_id: changes}).get(node_id)
 
     def patch_many(self, changes: Mapping[str, Mapping[str, Any]]) -> dict[str, Doc]:
-        current = self.get_many(list(changes))
+        current = self.get_many(list(changes), for_update=True)
         updated: dict[str, Doc] = {}
         for node_id, doc in zip(changes, current, strict=True):
             if doc is None:

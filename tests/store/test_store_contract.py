@@ -155,3 +155,23 @@ def test_deleting_a_file_removes_its_rows_and_counts(store: Store) -> None:
         counts = q.counts(tx.conn)
         assert all(sum(c.files.values()) == 0 for c in counts.values())
         assert q.emission_queue(tx.conn, "hub", "paris", 10, 100) == []
+
+
+def test_concurrent_patches_of_one_document_lose_nothing(store: Store) -> None:
+    with store.write() as tx:
+        tx.put({"_id": "volume/paris", "name": "paris", "url": "/srv/paris/"})
+
+    def writer(key: str) -> None:
+        for i in range(20):
+            with store.write() as tx:
+                tx.patch("volume/paris", {f"{key}{i}": i})
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with store.read() as tx:
+        doc = tx.get("volume/paris")
+    assert doc is not None
+    assert all(f"{k}{i}" in doc for k in "abc" for i in range(20))
