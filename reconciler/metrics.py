@@ -7,9 +7,13 @@ scrape time by a collector registered with `Metrics.register_store_collector`.
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+from reconciler.collector import StoreCollector
 from reconciler.domain import Direction
+from reconciler.store import Store
 
 VERSION = "0.1.0"
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
@@ -18,6 +22,8 @@ DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self.store_collector: StoreCollector | None = None
+        self._collector_lock = threading.Lock()
         r = self.registry
         self.transfers = Counter(
             "syncplanet_transfers_total", "Files delivered", ["site", "direction"], registry=r
@@ -65,3 +71,13 @@ class Metrics:
         for direction in Direction:
             self.transfers.labels(site, direction.value)
             self.bytes.labels(site, direction.value)
+
+    def register_store_collector(self, store: Store) -> StoreCollector:
+        """Add the scrape-time gauges read from `store` (idempotent: once per registry)."""
+        with self._collector_lock:
+            if self.store_collector is None:
+                self.store_collector = StoreCollector(store, on_site=self.declare_site)
+                self.registry.register(self.store_collector)
+                # Sites found at a scrape are declared for the next one; these, for the first.
+                self.store_collector.declare_known_sites()
+            return self.store_collector

@@ -175,3 +175,59 @@ def queue_position(conn: sa.Connection, site: str, item: QueueItem) -> tuple[int
         )
     ).first()
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def lane_position(
+    conn: sa.Connection,
+    site: str,
+    item: QueueItem,
+    *,
+    origin: str | None = None,
+    ready_only: bool = False,
+) -> tuple[int, int]:
+    """(files, bytes) ahead of `item` in one job's lane: `queue_position` narrowed to the
+    rows that job takes (emission: the hub rows of one `origin`; reception: `ready_only`)."""
+    c = file_sites.c
+    ahead = sa.or_(
+        c.priority > item.priority,
+        sa.and_(c.priority == item.priority, c.failed < int(item.failed)),
+        sa.and_(c.priority == item.priority, c.failed == int(item.failed), c.time < item.time),
+    )
+    where = [c.site == site, c.pending == 1, ahead]
+    if origin is not None:
+        where.append(c.origin == origin)
+    if ready_only:
+        where.append(c.ready == 1)
+    row = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(c.size), 0)).where(*where)
+    ).first()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def renew(
+    conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str, until: int
+) -> None:
+    """Extend `owner`'s leases (a long transfer keeps its claim while it runs)."""
+    c = file_sites.c
+    if file_ids:
+        conn.execute(
+            file_sites.update()
+            .where(c.site == site, c.file_id.in_(list(file_ids)), c.lease_owner == owner)
+            .values(lease_until=until)
+        )
+
+
+def stale_syncing(
+    conn: sa.Connection, now: int, limit: int, *, pending_only: bool = True
+) -> list[tuple[str, str]]:
+    """(file, site) rows still marked syncing whose lease is gone: a worker died mid-batch.
+
+    `pending_only` walks the pending index (cheap, for periodic cleaning); False scans
+    every row once (at start-up) to also catch files no longer wanted.
+    """
+    c = file_sites.c
+    where = [c.state == "syncing", sa.or_(c.lease_until.is_(None), c.lease_until < now)]
+    if pending_only:
+        where.append(c.pending == 1)
+    rows = conn.execute(sa.select(c.file_id, c.site).where(*where).limit(limit))
+    return [(r[0], r[1]) for r in rows]

@@ -1,0 +1,228 @@
+"""E-mail digests to a volume's `notifiedEmails` (SPEC §8): down, recovered, files failed.
+
+The reconciler loop calls `notify_pass(rt) -> int` (the number of mails sent) after its
+passes. For every enabled volume with `notifiedEmails` it compares what the volume looks like
+now (reachable or not, per-file transfer failures since the last mail) with what was last
+notified, which is kept on the volume object (`notifiedState`: up | down,
+`lastNotification`: ms) so a restart never sends the same news twice. At most one digest per
+volume per `notifyMinIntervalSeconds`, never one mail per file; a volume that goes down and
+comes back within the interval sends nothing. `plan_digest` decides, purely; SMTP settings
+are the global parameters `smtpHost`, `smtpPort`, `smtpFrom`, `smtpUser`,
+`smtpPasswordFromEnv` (the name of the environment variable holding the password).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import sqlalchemy as sa
+
+from reconciler.config import GlobalParameters, SyncConfig
+from reconciler.domain import Direction, error_key, last_attempt_key
+from reconciler.runtime import Runtime
+from reconciler.status import exit_code_text, iso_time, ms_value, reachable
+from reconciler.store import Tx
+from reconciler.store.schema import file_sites
+
+log = logging.getLogger(__name__)
+LISTED = 50  # files named in one digest; the rest are counted
+SCANNED = 1000  # failed rows read per volume and pass (a digest, not a report)
+
+
+@dataclass(frozen=True)
+class Failure:
+    file_id: str
+    site: str  # where the copy failed: the volume (reception) or the hub (emission)
+    direction: str
+    exit_code: int
+    at: int  # ms
+
+
+@dataclass(frozen=True)
+class Digest:
+    volume: str
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    state: str  # the notifiedState to record once sent
+
+
+def plan_digest(
+    *,
+    volume: str,
+    url: str,
+    emails: Sequence[str],
+    volume_doc: Mapping[str, Any],
+    failures: Sequence[Failure],
+    now: int,
+    min_interval_s: float,
+) -> Digest | None:
+    """Whether a digest is due for this volume, and its text. Purely computational."""
+    notified = "down" if volume_doc.get("notifiedState") == "down" else "up"
+    up = reachable(volume_doc)
+    state = notified if up is None else ("up" if up else "down")
+    if not emails or (state == notified and not failures):
+        return None
+    last = ms_value(volume_doc, "lastNotification")
+    if last is not None and now - last < min_interval_s * 1000:
+        return None
+    headline: list[str] = []
+    lines = [f"Volume {volume} ({url})"]
+    if state != notified and state == "down":
+        headline.append(f"{volume} is unreachable")
+        since = ms_value(volume_doc, "downSince") or ms_value(volume_doc, "lastConnectionAttempt")
+        lines.append(
+            f"Unreachable since {iso_time(since)}; last successful connection: "
+            f"{iso_time(ms_value(volume_doc, 'lastConnectionSuccess'))}. Transfers to and from "
+            "it wait; the other volumes carry on."
+        )
+    elif state != notified:
+        headline.append(f"{volume} is reachable again")
+        lines.append(
+            f"Reachable again at {iso_time(ms_value(volume_doc, 'lastConnectionSuccess'))}; "
+            "its pending files are being retried."
+        )
+    if failures:
+        headline.append(f"{len(failures)} file{'s' if len(failures) != 1 else ''} failed to sync")
+        lines.append(
+            f"\nFiles whose transfer failed since the last notification ({len(failures)}):"
+        )
+        for f in failures[:LISTED]:
+            lines.append(
+                f"  {f.direction:<9} {f.file_id}  exit {f.exit_code} "
+                f"({exit_code_text(f.exit_code)}) at {iso_time(f.at)}"
+            )
+        if len(failures) > LISTED:
+            lines.append(f"  ... and {len(failures) - LISTED} more")
+        lines.append(f"\nDetails: spctl explain PATH --site {volume}")
+    return Digest(
+        volume=volume,
+        to=tuple(emails),
+        subject="[SyncPlanet] " + "; ".join(headline),
+        body="\n".join(lines) + "\n",
+        state=state,
+    )
+
+
+def recent_failures(tx: Tx, cfg: SyncConfig, volume: str, since: int | None) -> list[Failure]:
+    """Per-file failures (not unreachability) of `volume`'s lanes attempted after `since`.
+
+    Unreachable-volume errors have no per-file retry time, so `next_retry IS NOT NULL` keeps
+    only the errors worth a line each; the down/recovered news covers the others.
+    """
+    c = file_sites.c
+    lanes = [(volume, Direction.RECEPTION, c.site == volume)]
+    if cfg.hub_name:
+        lanes.append(
+            (cfg.hub_name, Direction.EMISSION, sa.and_(c.site == cfg.hub_name, c.origin == volume))
+        )
+    out: list[Failure] = []
+    for site, direction, where in lanes:
+        query = sa.select(c.file_id).where(
+            where, c.pending == 1, c.failed == 1, c.next_retry.is_not(None)
+        )
+        if since is not None:
+            query = query.where(c.next_retry > since)  # next_retry >= last attempt
+        ids = [r[0] for r in tx.conn.execute(query.limit(SCANNED))]
+        for doc in tx.get_many(ids):
+            code = ms_value(doc or {}, error_key(site))
+            at = ms_value(doc or {}, last_attempt_key(site))
+            if doc and code is not None and at is not None and (since is None or at > since):
+                out.append(Failure(str(doc["_id"]), site, direction.value, code, at))
+    return sorted(out, key=lambda f: (f.direction, f.at, f.file_id))
+
+
+def plan_pass(tx: Tx, now: int) -> list[Digest]:
+    """The digests due now, for every enabled volume that names recipients."""
+    cfg = tx.config()
+    interval = float(cfg.globals["notifyMinIntervalSeconds"])
+    digests = []
+    for name, volume in cfg.volumes.items():
+        emails = [e.strip() for e in str(volume["notifiedEmails"] or "").split(",") if e.strip()]
+        if not emails or not volume.enabled:
+            continue
+        doc = tx.get(f"volume/{name}") or {}
+        since = ms_value(doc, "lastNotification")
+        digest = plan_digest(
+            volume=name,
+            url=volume.url,
+            emails=emails,
+            volume_doc=doc,
+            failures=recent_failures(tx, cfg, name, since),
+            now=now,
+            min_interval_s=interval,
+        )
+        if digest is not None:
+            digests.append(digest)
+    return digests
+
+
+@contextmanager
+def smtp_session(params: GlobalParameters, env: Mapping[str, str]) -> Iterator[smtplib.SMTP]:
+    """One SMTP connection for the whole pass (STARTTLS when offered, login when configured)."""
+    host, port = str(params["smtpHost"]), int(params["smtpPort"])
+    smtp: smtplib.SMTP
+    if port == 465:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=30, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=30)
+    try:
+        smtp.ehlo()
+        if port != 465 and smtp.has_extn("starttls"):
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        user = str(params["smtpUser"] or "")
+        if user:
+            smtp.login(user, env.get(str(params["smtpPasswordFromEnv"] or ""), ""))
+        yield smtp
+    finally:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+
+
+def message(digest: Digest, sender: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(digest.to)
+    msg["Subject"] = digest.subject
+    msg.set_content(digest.body)
+    return msg
+
+
+def notify_pass(rt: Runtime, env: Mapping[str, str] | None = None) -> int:
+    """Send the digests due now; return how many were sent. SMTP trouble is logged, and
+    what was not sent is planned again at the next pass (nothing is recorded for it)."""
+    now = rt.clock()
+    with rt.store.read() as tx:
+        params = tx.config().globals
+        if not str(params["smtpHost"] or ""):
+            return 0
+        digests = plan_pass(tx, now)
+    if not digests:
+        return 0
+    sent = 0
+    try:
+        with smtp_session(params, os.environ if env is None else env) as smtp:
+            for digest in digests:
+                smtp.send_message(message(digest, str(params["smtpFrom"])))
+                with rt.store.write() as tx:
+                    tx.patch(
+                        f"volume/{digest.volume}",
+                        {"notifiedState": digest.state, "lastNotification": now},
+                    )
+                sent += 1
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning(
+            "notifications: SMTP %s:%s failed: %s", params["smtpHost"], params["smtpPort"], exc
+        )
+    return sent

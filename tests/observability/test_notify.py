@@ -1,0 +1,175 @@
+"""E-mail digests through a real SMTP sink (aiosmtpd on 127.0.0.1), on both stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from reconciler.notify import Failure, notify_pass, plan_digest
+from reconciler.remote import LocalShell, SshSettings
+from reconciler.runtime import Runtime
+from reconciler.store import Store
+from tests.observability.seed import CONFIG, MIN, NOW, seed
+from tests.support.sshd import free_port
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Sink, int]]:
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield sink, port
+    controller.stop()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def config(port: int) -> list[dict[str, Any]]:
+    docs = [dict(c) for c in CONFIG]
+    docs[0].update(smtpHost="127.0.0.1", smtpPort=port, smtpFrom="sync@example.com",
+                   notifyMinIntervalSeconds=600)  # fmt: skip
+    docs[3]["notifiedEmails"] = "ops@example.com, td@example.com"
+    return docs
+
+
+def set_tokyo(store: Store, **keys: Any) -> None:
+    with store.write() as tx:
+        tx.patch("volume/tokyo", keys)
+
+
+def body(msg: Message) -> str:
+    payload = msg.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+def test_down_recovered_and_failures_one_digest_each(store: Store, smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    seed(store, config=config(port))
+    clock = Clock()
+    rt = Runtime(store=store, shell=LocalShell(), ssh=SshSettings(), clock=clock)
+    assert notify_pass(rt) == 0  # reachable, never notified: nothing to say
+
+    clock.now += MIN
+    set_tokyo(store, lastConnectionAttempt=clock.now, downSince=clock.now)
+    assert notify_pass(rt) == 1
+    assert notify_pass(rt) == 0  # same news: never twice
+    rcpt, msg = sink.messages[-1]
+    assert rcpt == ["ops@example.com", "td@example.com"]
+    assert msg["Subject"] == "[SyncPlanet] tokyo is unreachable"
+    assert msg["From"] == "sync@example.com"
+    assert "Unreachable since 2027-01-15 08:01:00Z" in body(msg)
+
+    # Files stuck while it is down (exit 255) are covered by the down news, not listed.
+    with store.write() as tx:
+        tx.insert({"_id": "/a", "origin": "paris", "time": NOW, "synced_hub": NOW,
+                   "syncError_tokyo": 255, "syncLastAttempt_tokyo": clock.now})  # fmt: skip
+
+    clock.now += 2 * MIN  # back within the interval: held back (a flap sends nothing)
+    set_tokyo(store, lastConnectionAttempt=clock.now, lastConnectionSuccess=clock.now)
+    assert notify_pass(rt) == 0
+    clock.now += 10 * MIN
+    # A restart: a new runtime on the same store knows what was notified.
+    rt = Runtime(store=store, shell=LocalShell(), ssh=SshSettings(), clock=clock)
+    assert notify_pass(rt) == 1
+    assert sink.messages[-1][1]["Subject"] == "[SyncPlanet] tokyo is reachable again"
+    assert len(sink.messages) == 2
+
+    # 60 files fail on tokyo (and one of tokyo's emissions): one digest, not 61 mails.
+    clock.now += MIN
+    with store.write() as tx:
+        tx.insert_many(
+            [{"_id": f"/shots/f{i:02}.exr", "origin": "paris", "time": NOW, "synced_hub": NOW,
+              "syncError_tokyo": 23, "syncLastAttempt_tokyo": clock.now} for i in range(60)]
+            + [{"_id": "/up.ma", "origin": "tokyo", "time": NOW, "syncError_hub": 11,
+                "syncLastAttempt_hub": clock.now}]
+        )  # fmt: skip
+    assert notify_pass(rt) == 0  # the last mail was 1 minute ago
+    clock.now += 10 * MIN
+    assert notify_pass(rt) == 1
+    msg = sink.messages[-1][1]
+    assert msg["Subject"] == "[SyncPlanet] 61 files failed to sync"
+    text = body(msg)
+    assert "reception /shots/f00.exr  exit 23 (partial transfer due to error)" in text
+    assert "emission  /up.ma  exit 11 (error in file I/O)" in text
+    assert "... and 11 more" in text
+    assert "/a " not in text
+    clock.now += 60 * MIN
+    assert notify_pass(rt) == 0  # the same failures are not re-sent
+    assert len(sink.messages) == 3
+    with store.read() as tx:
+        tokyo = tx.get("volume/tokyo")
+    assert tokyo is not None and tokyo["notifiedState"] == "up"
+    assert tokyo["lastNotification"] == NOW + 24 * MIN
+
+
+def test_smtp_down_records_nothing_and_retries(store: Store, smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    closed = free_port()
+    seed(store, config=config(closed))
+    set_tokyo(store, lastConnectionAttempt=NOW)
+    rt = Runtime(store=store, shell=LocalShell(), ssh=SshSettings(), clock=Clock())
+    assert notify_pass(rt) == 0
+    with store.write() as tx:
+        tx.patch("rsyncGlobalParameters", {"smtpPort": port})
+    assert notify_pass(rt) == 1
+    assert sink.messages[-1][1]["Subject"] == "[SyncPlanet] tokyo is unreachable"
+
+
+def test_no_smtp_host_or_no_recipients_sends_nothing(store: Store, smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    docs = config(port)
+    docs[3]["notifiedEmails"] = " , "
+    seed(store, config=docs)
+    set_tokyo(store, lastConnectionAttempt=NOW)
+    rt = Runtime(store=store, shell=LocalShell(), ssh=SshSettings(), clock=Clock())
+    assert notify_pass(rt) == 0
+    with store.write() as tx:
+        tx.patch("volume/tokyo", {"notifiedEmails": "ops@example.com"})
+        tx.patch("rsyncGlobalParameters", {"smtpHost": ""})
+    assert notify_pass(rt) == 0
+    assert sink.messages == []
+
+
+def digest_for(doc: dict[str, Any], failures: list[Failure], now: int = NOW) -> Any:
+    return plan_digest(volume="tokyo", url="/srv/tokyo/", emails=["a@b"], volume_doc=doc,
+                       failures=failures, now=now, min_interval_s=600)  # fmt: skip
+
+
+def test_plan_digest_decisions() -> None:
+    up = {"lastConnectionAttempt": NOW, "lastConnectionSuccess": NOW}
+    down = {"lastConnectionAttempt": NOW, "lastConnectionSuccess": NOW - MIN}
+    fail = Failure("/a", "tokyo", "reception", 23, NOW)
+    assert digest_for(up, []) is None
+    assert digest_for({}, []) is None  # never tried: nothing known, nothing sent
+    assert digest_for(down, []).state == "down"
+    assert digest_for({**down, "notifiedState": "down"}, []) is None
+    assert digest_for({**up, "notifiedState": "down"}, []).subject == (
+        "[SyncPlanet] tokyo is reachable again"
+    )
+    both = digest_for({**up, "notifiedState": "down"}, [fail])
+    assert both.subject == "[SyncPlanet] tokyo is reachable again; 1 file failed to sync"
+    recent = {**down, "lastNotification": NOW - 599_000}
+    assert digest_for(recent, [fail]) is None
+    assert digest_for({**down, "lastNotification": NOW - 600_000}, [fail]) is not None
