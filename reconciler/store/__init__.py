@@ -41,7 +41,9 @@ class Store:
     def write(self) -> Iterator[Tx]:
         options = {"sqlite_begin": "IMMEDIATE"} if self.dialect == "sqlite" else {}
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            yield Tx(conn)
+            tx = Tx(conn)
+            yield tx
+            tx.settle()
 
     def close(self) -> None:
         self.engine.dispose()

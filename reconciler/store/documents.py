@@ -227,11 +227,10 @@ class Tx:
     ) -> None:
         touched = [d for d in (*written, *removed) if node_kind(str(d["_id"])) is NodeKind.CONFIG]
         if touched:
+            # Re-derivation waits for the end of the transaction (`settle`): an apply that
+            # writes ten objects re-derives the file rows once, not ten times.
             self._config = None
-            cfg = self.config()
-            if self.meta_get("config_fingerprint") != cfg.fingerprint:
-                self.rederive_all()
-                return
+            self._config_touched = True
         files = [d for d in written if node_kind(str(d["_id"])) is NodeKind.FILE]
         gone = [str(d["_id"]) for d in removed if node_kind(str(d["_id"])) is NodeKind.FILE]
         if files or gone:
@@ -316,6 +315,19 @@ class Tx:
             for col, how in update.items()
         }
         self.conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=sets), rows)
+
+    def settle(self) -> None:
+        """Re-derive every file's rows if this transaction changed desired state.
+
+        Called by `Store.write()` before commit; call it yourself to query the work queues
+        inside a transaction that has just changed the configuration.
+        """
+        if not self._config_touched:
+            return
+        self._config_touched = False
+        self._config = None
+        if self.meta_get("config_fingerprint") != self.config().fingerprint:
+            self.rederive_all()
 
     def rederive_all(self) -> None:
         """Recompute every file's rows under the current configuration, then the counts."""
