@@ -33,6 +33,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "retryBackoffBase": 30,  # seconds; doubles per failed attempt of one (file, site)
     "retryBackoffMax": 3600,  # seconds; cap of the per-file and per-volume backoff
     "trashMaxAgeDays": 30,  # trash under .syncplanet/trash older than this is purged
+    "leaseSeconds": 120,  # a worker's claim on a batch; renewed while rsync runs
     "smtpHost": "",
     "smtpPort": 25,
     "smtpFrom": "syncplanet@localhost",
@@ -75,6 +76,13 @@ SYNCTARGET_DEFAULTS: dict[str, Any] = {
     "everywhere": False,
     "excludeSites": [],
     "priority": 0,
+}
+
+# User objects (`@<name>`); the password is never a default: a new User needs one.
+USER_DEFAULTS: dict[str, Any] = {
+    "class": "user",
+    "email": "",
+    "fullname": "",
 }
 
 

@@ -1,9 +1,205 @@
-"""spctl commands: placeholder module, filled by its owner."""
+"""spctl apply, diff, get and delete: declarative configuration from the command line.
+
+Thin adapters. Manifests are read and validated here, where spctl runs (files,
+`passwordFromEnv`, `${SPCTL_HOME}`); then either `reconciler.applier` works on the store
+(`--db`) or the tracker's `/api/declarative/*` routes do the same on the server
+(`--server`). Both return the same outcomes, printed the same way.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
 import typer
+import yaml
+
+from reconciler import applier
+from reconciler.cli.common import (
+    DbOpt,
+    OutputOpt,
+    ServerOpt,
+    Target,
+    clean_errors,
+    fail,
+    print_json,
+    target,
+)
+from reconciler.cli.config_tables import table
+from reconciler.declarative import to_yaml
+from reconciler.manifest_schema import KindInfo, lookup_kind
+from reconciler.manifests import Manifest, ManifestError, load, wire_body
+from reconciler.store.engine import data_home
+
+FileOpt = Annotated[
+    Path, typer.Option("--filename", "-f", help="A manifest file or a directory of them")
+]
+PruneOpt = Annotated[
+    bool, typer.Option("--prune", help="Also remove objects a previous apply created")
+]
+KINDS_HELP = "globalparameters, hub, volumes, users or synctargets"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def read_manifests(path: Path) -> list[Manifest]:
+    """Load and validate where spctl runs (env values and ${SPCTL_HOME} are read here)."""
+    try:
+        return load(path, env=os.environ, variables={"SPCTL_HOME": str(data_home())})
+    except ManifestError as exc:
+        fail(str(exc))
+
+
+def remote(t: Target, method: str, path: str, body: Any = None, *, missing_ok: bool = False) -> Any:
+    """Call a declarative route; a 4xx message becomes the one-line error (404: None)."""
+    from api.client import ApiError
+
+    try:
+        with t.client() as client:
+            return client.request(method, path, json=body)
+    except ApiError as exc:
+        if missing_ok and exc.status == 404:
+            return None
+        fail(exc.message)
+
+
+def apply_cmd(
+    filename: FileOpt,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change")] = False,
+    prune: PruneOpt = False,
+    db: DbOpt = None,
+    server: ServerOpt = None,
+) -> None:
+    """Apply manifests: one line per object (created, configured, unchanged, pruned)."""
+    t = target(db, server)
+    manifests = read_manifests(filename)
+    if t.remote:
+        reply = remote(
+            t,
+            "POST",
+            "/api/declarative/apply",
+            {**wire_body(manifests), "dryRun": dry_run, "prune": prune},
+        )
+        lines = [f"{r['object']} {r['action']}" for r in reply["results"]]
+    else:
+        with t.store() as store:
+            try:
+                outcomes = applier.apply(
+                    store, manifests, dry_run=dry_run, prune=prune, now=now_ms(), author="spctl"
+                )
+            except ManifestError as exc:
+                fail(str(exc))
+        lines = [f"{o.ref} {o.action.value}" for o in outcomes]
+    for line in lines:
+        typer.echo(line + (" (dry run)" if dry_run else ""))
+
+
+def diff_cmd(
+    filename: FileOpt,
+    prune: PruneOpt = False,
+    db: DbOpt = None,
+    server: ServerOpt = None,
+) -> None:
+    """Unified diff of live objects vs manifests. Exit 0: none, 1: differences, 2: error."""
+    t = target(db, server)
+    manifests = read_manifests(filename)
+    if t.remote:
+        reply = remote(t, "POST", "/api/declarative/diff", {**wire_body(manifests), "prune": prune})
+        diffs = [str(r["diff"]) for r in reply["results"]]
+    else:
+        with t.store() as store:
+            try:
+                outcomes = applier.diff(store, manifests, prune=prune, now=now_ms())
+            except ManifestError as exc:
+                fail(str(exc))
+        diffs = [o.diff for o in outcomes]
+    for text in diffs:
+        typer.echo(text, nl=False)
+    if diffs:
+        raise typer.Exit(1)
+
+
+def kind_arg(word: str) -> KindInfo:
+    info = lookup_kind(word)
+    if info is None:
+        fail(f'unknown kind "{word}": use {KINDS_HELP}')
+    return info
+
+
+def get_cmd(
+    kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
+    name: Annotated[str | None, typer.Argument(help="One object's name")] = None,
+    output: OutputOpt = "table",
+    db: DbOpt = None,
+    server: ServerOpt = None,
+) -> None:
+    """Show live objects; `-o yaml` prints manifests that apply back unchanged."""
+    info = kind_arg(kind)
+    if output not in ("table", "wide", "json", "yaml"):
+        fail(f'unknown output format "{output}": use table, wide, json or yaml')
+    t = target(db, server)
+    if t.remote:
+        path = f"/api/declarative/objects/{info.plural}" + (
+            f"/{quote(name, safe='')}" if name else ""
+        )
+        reply = remote(t, "GET", path, missing_ok=True)
+        items = list(reply or []) if name is None else [reply] if reply else []
+    else:
+        with t.store() as store:
+            items = applier.get(store, info, name)
+    if name and not items:
+        fail(f'{info.word} "{name}" not found', 1)
+    if output == "json":
+        print_json(items[0] if name else items)
+    elif output == "yaml":
+        text = (
+            to_yaml(items[0])
+            if name
+            else yaml.safe_dump_all(items, sort_keys=False, explicit_start=True, allow_unicode=True)
+        )
+        typer.echo(text, nl=False)
+    elif items:
+        typer.echo(table(info, items, wide=output == "wide"))
+    else:
+        typer.echo("No resources found.", err=True)
+
+
+def delete_cmd(
+    kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
+    name: Annotated[str, typer.Argument(help="The object's name")],
+    ignore_not_found: Annotated[
+        bool, typer.Option("--ignore-not-found", help="Exit 0 when it does not exist")
+    ] = False,
+    db: DbOpt = None,
+    server: ServerOpt = None,
+) -> None:
+    """Delete one object (prints `volume/paris deleted`)."""
+    info = kind_arg(kind)
+    t = target(db, server)
+    if t.remote:
+        path = f"/api/declarative/objects/{info.plural}/{quote(name, safe='')}"
+        found = remote(t, "DELETE", path, missing_ok=True) is not None
+    else:
+        with t.store() as store:
+            found = applier.delete(store, info, name)
+    if not found:
+        if ignore_not_found:
+            return
+        fail(f'{info.word} "{name}" not found', 1)
+    typer.echo(f"{info.ref(name)} deleted")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `app`."""
+    for name, func in (
+        ("apply", apply_cmd),
+        ("diff", diff_cmd),
+        ("get", get_cmd),
+        ("delete", delete_cmd),
+    ):
+        app.command(name)(clean_errors(func))
