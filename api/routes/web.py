@@ -1,7 +1,116 @@
-"""Routes: placeholder module, filled by its owner."""
+"""Routes of the web page: the page itself, its static assets and its JSON endpoints.
+
+- `GET /` (and `/web`): the sign-in form, or the page rendered for the signed-in user (the
+  token is the `token` cookie the sign-in form sets, as for the API).
+- `GET /web/static/<name>`: the script and style sheet shipped in `api/web/static/`.
+- `GET /api/web/files?q=&sort=time|priority|path&limit=&cursor=`: one page of the file x site
+  grid, filtered with the tracker's search grammar (guest and above).
+- `GET /api/web/file?id=<path>`: a file's keys, cells and history (guest and above).
+- `GET /api/web/sites`: the hub and volumes with reachability and backlog (guest and above).
+Writes go through the tracker routes (publish, comment, lock, unlock, update) and their
+class checks; these routes only read.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import CurrentUser, StoreDep, User, get_settings, get_store, token_of, user_for_token
+from api.errors import ApiFailure
+from api.jsonsql import register_sqlite_functions
+from api.search import BadQuery, text_condition
+from api.web.detail import file_detail
+from api.web.grid import MAX_LIMIT, BadCursor, SortKey, grid_page, sites_of
+from api.web.overview import overview
+from api.web.page import app_page, signin_page, static_file
+from reconciler.domain import InvalidId, check_file_id
 
 router = APIRouter()
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _viewer(request: Request) -> User | None:
+    """The signed-in user of the page request, or None (then the sign-in form is shown)."""
+    store = get_store(request)
+
+    def lookup(user_id: str) -> Any:
+        with store.read() as tx:
+            return tx.get(user_id)
+
+    return user_for_token(token_of(request), get_settings(request).secret, lookup)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/web", response_class=HTMLResponse, include_in_schema=False)
+def page(request: Request) -> HTMLResponse:
+    viewer = _viewer(request)
+    body = app_page(viewer) if viewer else signin_page()
+    return HTMLResponse(body, headers=_NO_STORE)
+
+
+@router.get("/web/static/{name}", include_in_schema=False)
+def static(name: str) -> Response:
+    found = static_file(name)
+    if found is None:
+        raise ApiFailure(404, f"Not found: no static file {name!r}")
+    content, media_type = found
+    # The page links assets with ?v=<hash of their content>, so they may be cached long.
+    return Response(content, media_type=media_type, headers={"Cache-Control": "max-age=86400"})
+
+
+@router.get("/api/web/files")
+def files(
+    _user: CurrentUser,
+    store: StoreDep,
+    q: str = "",
+    sort: str = "time",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    try:
+        order = SortKey(sort)
+    except ValueError:
+        raise ApiFailure(400, "sort: must be one of time, priority, path") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiFailure(400, f"limit: must be between 1 and {MAX_LIMIT}")
+    with store.read() as tx:
+        register_sqlite_functions(tx.conn)  # regexes of the search grammar run in Python there
+        try:
+            where = text_condition(q, tx.dialect) if q.strip() else None
+            result = grid_page(tx, sort=order, limit=limit, cursor=cursor or None, where=where)
+        except (BadQuery, BadCursor) as exc:
+            raise ApiFailure(400, f"q: {exc}" if isinstance(exc, BadQuery) else str(exc)) from None
+        except sa.exc.DataError as exc:  # a regex PostgreSQL refuses
+            raise ApiFailure(400, f"q: {str(exc.orig).splitlines()[0]}") from None
+    return {
+        "sort": result.sort.value,
+        "sites": result.sites,
+        "files": result.files,
+        "next": result.next,
+        "now": int(time.time() * 1000),
+    }
+
+
+@router.get("/api/web/file")
+def file(_user: CurrentUser, store: StoreDep, id: str) -> dict[str, Any]:
+    try:
+        check_file_id(id)
+    except InvalidId as exc:
+        raise ApiFailure(400, f"id: {exc}") from None
+    with store.read() as tx:
+        detail = file_detail(tx, id)
+        sites = sites_of(tx.config())
+    if detail is None:
+        raise ApiFailure(404, f"Not found: {id} is not tracked")
+    return {**detail.as_json(), "sites": sites}
+
+
+@router.get("/api/web/sites")
+def sites(_user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    with store.read() as tx:
+        return {"sites": overview(tx), "now": int(time.time() * 1000)}
