@@ -1,9 +1,168 @@
-"""spctl commands: placeholder module, filled by its owner."""
+"""spctl commands of the reconciler: `spctl reconcile` (the loop) and `spctl run` (API + loop).
+
+Thin adapters: parse options, open the store, build the hub session, then hand over to
+`reconciler.scheduler` (and uvicorn for `run`). One `Metrics` is shared by the loop and the
+API in `run`; `reconcile` alone serves it on `--metrics-port` with prometheus_client.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
 import typer
+
+from reconciler.cli.common import DbOpt, ServerOpt, clean_errors, fail
+from reconciler.metrics import Metrics
+from reconciler.scheduler import HubSession, Scheduler, open_session, reconcile_once
+from reconciler.store import Store
+from reconciler.store.engine import data_home
+
+LogOpt = Annotated[
+    str, typer.Option("--log-level", help="debug, info, warning or error (logs go to stderr)")
+]
+OnceOpt = Annotated[bool, typer.Option("--once", help="One pass, then exit (1 if errors remain)")]
+MetricsPortOpt = Annotated[
+    int | None, typer.Option("--metrics-port", help="Serve /metrics on this port")
+]
+MetricsAddrOpt = Annotated[str, typer.Option("--metrics-addr", help="Address for --metrics-port")]
+DemoOpt = Annotated[
+    bool, typer.Option("--demo", help="Local hub and demo volumes under the data directory")
+]
+HostOpt = Annotated[str, typer.Option("--host", help="Address the API listens on")]
+PortOpt = Annotated[int, typer.Option("--port", help="Port of the API")]
+
+
+def _logging(level: str) -> None:
+    value = getattr(logging, level.upper(), None)
+    if not isinstance(value, int):
+        fail(f"--log-level: unknown level {level!r} (debug, info, warning, error)")
+    logging.basicConfig(level=value, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # their INFO lines are per job run or per migration step: noise next to ours
+    for chatty in ("apscheduler", "alembic", "paramiko", "invoke", "fabric"):
+        logging.getLogger(chatty).setLevel(max(value, logging.WARNING))
+
+
+def _local_only(server: str | None, command: str) -> None:
+    if server:
+        fail(f"{command} works on a store (--db), not through --server")
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    done = threading.Event()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    done.wait()
+
+
+def _metrics_for(store: Store) -> Metrics:
+    metrics = Metrics()
+    metrics.register_store_collector(store)
+    return metrics
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `reconcile` and `run` to `app`."""
+
+    @app.command("reconcile")
+    @clean_errors
+    def reconcile_cmd(
+        once: OnceOpt = False,
+        metrics_port: MetricsPortOpt = None,
+        metrics_addr: MetricsAddrOpt = "127.0.0.1",
+        log_level: LogOpt = "info",
+        db: DbOpt = None,
+        server: ServerOpt = None,
+    ) -> None:
+        """Run the reconciler: scan, emit to the hub and receive from it, continuously."""
+        _local_only(server, "reconcile")
+        _logging(log_level)
+        store = Store.open(db)
+        metrics = _metrics_for(store)
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, addr=metrics_addr, registry=metrics.registry)
+        session = open_session(store, metrics=metrics)
+        try:
+            if once:
+                errors = reconcile_once(session.rt)
+                typer.echo(
+                    "reconcile: errors remain (see spctl status)"
+                    if errors
+                    else "reconcile: done, nothing left that can move"
+                )
+                raise typer.Exit(1 if errors else 0)
+            loop = Scheduler(session)
+            loop.start()
+            try:
+                _wait_for_signal()
+            finally:
+                loop.shutdown()
+        finally:
+            session.close()
+            store.close()
+
+    @app.command("run")
+    @clean_errors
+    def run_cmd(
+        demo: DemoOpt = False,
+        host: HostOpt = "127.0.0.1",
+        port: PortOpt = 8080,
+        log_level: LogOpt = "info",
+        db: DbOpt = None,
+        server: ServerOpt = None,
+    ) -> None:
+        """The embedded default: the tracker API and the reconciler in one process."""
+        _local_only(server, "run")
+        _logging(log_level)
+        import uvicorn
+
+        from api.app import create_app
+        from api.settings import Settings
+
+        store = Store.open(db)
+        if demo:
+            _demo(store)
+        metrics = _metrics_for(store)
+        settings = Settings.from_env(db_url=db) if db else Settings.from_env()
+        api = create_app(settings, store=store, metrics=metrics)
+        session: HubSession = open_session(store, metrics=metrics)
+        loop = Scheduler(session)
+        loop.start()
+        typer.echo(f"spctl run: API on http://{host}:{port}/ , reconciler started", err=True)
+        # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal with the
+        # handler found at start: make that one a clean exit, so the loop below is stopped.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _exit_cleanly)
+        try:
+            uvicorn.run(api, host=host, port=port, log_level=log_level.lower())
+        finally:
+            loop.shutdown()
+            store.close()
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _demo(store: Store) -> None:
+    from reconciler.demo import setup_demo
+
+    home = data_home()
+    result = setup_demo(store, home, os.environ)
+    for line in result.applied:
+        typer.echo(line)
+    for name, folder in result.folders.items():
+        typer.echo(f"demo site {name}: {folder}")
+    for user, password in result.credentials.items():
+        typer.echo(f"demo user {user}: password {password} (kept in {home}/demo/credentials.json)")

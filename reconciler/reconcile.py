@@ -1,0 +1,324 @@
+"""The level-based reconcile jobs: one emission or reception batch for one volume.
+
+Each job re-reads the tracker, takes the next batch from the maintained queue
+(`reconciler.store.queue`), claims it with leases and marks it `syncing_<site>`, runs it
+(`reconciler.transfer`), then writes in ONE transaction what the outcome proves
+(`reconciler.planning.file_changes`): `synced_<site>` for verified entries only, errors for
+the others, and the volume's status keys. A crash at any point leaves at worst a stale
+`syncing_` key and a lease that expires; `clean_stale_syncing` removes the former.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.config import SyncConfig, VolumeConfig
+from reconciler.domain import VOLUME_PREFIX, Direction, syncing_key
+from reconciler.planning import (
+    MergedOptions,
+    file_changes,
+    merge_options,
+    select_batch,
+    trash_to_purge,
+    volume_status,
+    volume_waiting,
+)
+from reconciler.remote import InvalidUrl, SiteUrl, parse_url
+from reconciler.runtime import Runtime
+from reconciler.store import queue
+from reconciler.store.queue import QueueItem
+from reconciler.transfer import (
+    TransferOutcome,
+    lane,
+    list_trash,
+    on_hub_host,
+    remove_trash,
+    run_batch,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What one job did; `more` = a full batch went through, so run again at once."""
+
+    volume: str
+    direction: Direction
+    planned: int = 0
+    delivered: int = 0
+    failed: int = 0
+    exit_code: int | None = None
+    skipped: str = ""
+    more: bool = False
+
+
+def emit(rt: Runtime, volume: str, *, ignore_volume_backoff: bool = False) -> JobResult:
+    """Volume -> hub: files with `origin == volume` whose hub copy is missing or outdated."""
+    return _job(rt, volume, Direction.EMISSION, ignore_volume_backoff)
+
+
+def receive(rt: Runtime, volume: str, *, ignore_volume_backoff: bool = False) -> JobResult:
+    """Hub -> volume: files wanted on `volume` whose hub copy is up to date."""
+    return _job(rt, volume, Direction.RECEPTION, ignore_volume_backoff)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    cfg: SyncConfig
+    volume: VolumeConfig
+    site: str  # whose keys change: the hub's on emission, the volume's on reception
+    hub_url: SiteUrl
+    volume_url: SiteUrl
+    options: MergedOptions
+    batch: list[QueueItem]
+    more: bool  # the queue holds more than this batch
+
+
+def _plan(
+    rt: Runtime, name: str, direction: Direction, ignore_backoff: bool, now: int
+) -> _Plan | str:
+    """The next batch, or why there is none."""
+    with rt.store.read() as tx:
+        cfg = tx.config()
+        volume = cfg.volumes.get(name)
+        if cfg.hub is None:
+            return "no hub configured"
+        if volume is None:
+            return f"no volume {name}"
+        if not (volume.emits if direction is Direction.EMISSION else volume.receives):
+            return f"{direction.value} disabled"
+        if not ignore_backoff and volume_waiting(tx.get(VOLUME_PREFIX + name), now):
+            return "volume unreachable, waiting for its next connection attempt"
+        try:
+            hub_url, volume_url = parse_url(cfg.hub.url), parse_url(volume.url)
+        except InvalidUrl as exc:
+            return f"bad url: {exc}"
+        word = "Emission" if direction is Direction.EMISSION else "Reception"
+        amount = max(1, int(volume[f"syncAmount{word}"]))
+        max_bytes = int(volume[f"syncBytes{word}"])
+        if direction is Direction.EMISSION:
+            site = cfg.hub.name
+            items = queue.emission_queue(tx.conn, site, name, amount, now)
+        else:
+            site = name
+            items = queue.reception_queue(tx.conn, site, amount, now)
+    g, h = cfg.globals, cfg.hub.values
+    options = merge_options(
+        [
+            ("global", str(g["rsync_args"] or ""), str(g["rsync_env"] or "")),
+            ("hub", str(h["rsync_args"] or ""), str(h["rsync_env"] or "")),
+            (f"volume/{name}", str(volume["rsync_args"] or ""), str(volume["rsync_env"] or "")),
+        ]
+    )
+    for refused in options.dropped:
+        log.warning("rsync option refused (%s)", refused)
+    batch = select_batch(items, amount, max_bytes)
+    return _Plan(
+        cfg,
+        volume,
+        site,
+        hub_url,
+        volume_url,
+        options,
+        batch,
+        more=len(items) >= amount or len(batch) < len(items),
+    )
+
+
+def _claim(rt: Runtime, plan: _Plan, now: int, lease_ms: int) -> list[QueueItem]:
+    ids = [i.file_id for i in plan.batch]
+    with rt.store.write() as tx:
+        claimed = set(queue.claim(tx.conn, plan.site, ids, rt.worker_id, now, now + lease_ms))
+        tx.patch_many({f: {syncing_key(plan.site): now} for f in ids if f in claimed})
+    return [i for i in plan.batch if i.file_id in claimed]
+
+
+@contextmanager
+def _leases_kept(rt: Runtime, site: str, ids: list[str], lease_ms: int) -> Iterator[None]:
+    """Renew the claim every third of its length while the batch runs."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease_ms / 3000):
+            try:
+                with rt.store.write() as tx:
+                    queue.renew(tx.conn, site, ids, rt.worker_id, rt.clock() + lease_ms)
+            except Exception:  # a failed renewal only risks a duplicate transfer later
+                log.exception("lease renewal failed for %s", site)
+
+    thread = threading.Thread(target=renew, name=f"lease-{site}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _record(
+    rt: Runtime, plan: _Plan, direction: Direction, items: list[QueueItem], outcome: TransferOutcome
+) -> tuple[int, int]:
+    """Write the outcome in one transaction; return (delivered, failed)."""
+    now = rt.clock()
+    ids = [i.file_id for i in items]
+    delivered = failed = 0
+    with rt.store.write() as tx:
+        docs = tx.get_many(ids)
+        updated: list[Mapping[str, Any]] = []
+        for item, doc in zip(items, docs, strict=True):
+            if doc is None:
+                continue
+            facts = outcome.arrived.get(item.file_id)
+            changes = file_changes(
+                doc,
+                site=plan.site,
+                direction=direction,
+                planned_time=item.time,
+                facts=facts,
+                exit_code=outcome.exit_code,
+                now=now,
+            )
+            if facts is None:
+                failed += 1
+            elif "synced_" + plan.site in changes:
+                delivered += 1
+            for key, value in changes.items():
+                if value is None:
+                    doc.pop(key, None)
+                else:
+                    doc[key] = value
+            updated.append(doc)
+        tx.put_many(updated)
+        queue.release(tx.conn, plan.site, ids, rt.worker_id)
+        if outcome.attempted:
+            volume_id = VOLUME_PREFIX + plan.volume.name
+            current = tx.get(volume_id)
+            if current is not None:
+                g = plan.cfg.globals
+                tx.patch(
+                    volume_id,
+                    volume_status(
+                        current,
+                        direction=direction,
+                        exit_code=outcome.exit_code,
+                        stderr=outcome.stderr,
+                        delivered=delivered,
+                        now=now,
+                        backoff_base=float(g["retryBackoffBase"]),
+                        backoff_max=float(g["retryBackoffMax"]),
+                    ),
+                )
+    return delivered, failed
+
+
+def _observe(
+    rt: Runtime,
+    volume: str,
+    direction: Direction,
+    outcome: TransferOutcome,
+    delivered: int,
+    failed: int,
+) -> None:
+    m = rt.metrics
+    m.transfers.labels(volume, direction.value).inc(delivered)
+    m.bytes.labels(volume, direction.value).inc(sum(f.sent_bytes for f in outcome.arrived.values()))
+    if failed:
+        m.failures.labels(volume, direction.value, str(outcome.exit_code)).inc(failed)
+    m.duration.labels(direction.value).observe(outcome.seconds)
+    m.volume_up.labels(volume).set(0 if outcome.unreachable else 1)
+
+
+def _job(rt: Runtime, name: str, direction: Direction, ignore_backoff: bool) -> JobResult:
+    now = rt.clock()
+    plan = _plan(rt, name, direction, ignore_backoff, now)
+    if isinstance(plan, str):
+        return JobResult(name, direction, skipped=plan)
+    if not plan.batch:
+        return JobResult(name, direction)
+    lease_ms = int(float(plan.cfg.globals["leaseSeconds"]) * 1000)
+    items = _claim(rt, plan, now, lease_ms)
+    if not items:
+        return JobResult(name, direction, skipped="claimed by another worker")
+    ids = [i.file_id for i in items]
+    with _leases_kept(rt, plan.site, ids, lease_ms):
+        outcome = run_batch(
+            rt.shell,
+            lane(rt.ssh, direction.value),
+            direction=direction,
+            hub=plan.hub_url,
+            volume=plan.volume_url,
+            file_ids=ids,
+            options=plan.options,
+            now=now,
+        )
+    delivered, failed = _record(rt, plan, direction, items, outcome)
+    _observe(rt, name, direction, outcome, delivered, failed)
+    log.info(
+        "%s %s: %d planned, %d delivered, %d failed (rsync exit %d, %.2fs)",
+        direction.value,
+        name,
+        len(items),
+        delivered,
+        failed,
+        outcome.exit_code,
+        outcome.seconds,
+    )
+    if outcome.exit_code and outcome.stderr:
+        log.warning("%s %s: %s", direction.value, name, outcome.stderr.strip()[-500:])
+    return JobResult(
+        name,
+        direction,
+        planned=len(items),
+        delivered=delivered,
+        failed=failed,
+        exit_code=outcome.exit_code,
+        more=plan.more and not outcome.unreachable,
+    )
+
+
+# ---- housekeeping ----------------------------------------------------------------------
+
+
+def clean_stale_syncing(rt: Runtime, *, everything: bool = False, limit: int = 10_000) -> int:
+    """Remove `syncing_<site>` keys left by a dead worker (their lease is gone)."""
+    now = rt.clock()
+    with rt.store.write() as tx:
+        rows = queue.stale_syncing(tx.conn, now, limit, pending_only=not everything)
+        changes: dict[str, dict[str, Any]] = {}
+        for file_id, site in rows:
+            changes.setdefault(file_id, {})[syncing_key(site)] = None
+        tx.patch_many(changes)
+    if rows:
+        log.info("cleaned %d stale syncing_ keys", len(rows))
+    return len(rows)
+
+
+def purge_trash(rt: Runtime) -> int:
+    """Delete trash folders older than the global `trashMaxAgeDays` on the hub and volumes."""
+    now = rt.clock()
+    with rt.store.read() as tx:
+        cfg = tx.config()
+        waiting = {n for n in cfg.volumes if volume_waiting(tx.get(VOLUME_PREFIX + n), now)}
+    urls: list[SiteUrl] = []
+    for raw in [v.url for v in cfg.volumes.values() if v.enabled and v.name not in waiting]:
+        try:
+            urls.append(parse_url(raw))
+        except InvalidUrl:
+            continue
+    if cfg.hub is not None:
+        with suppress(InvalidUrl):
+            urls.insert(0, on_hub_host(parse_url(cfg.hub.url)))
+    removed = 0
+    max_age = float(cfg.globals["trashMaxAgeDays"])
+    ssh = lane(rt.ssh, "purge")
+    for url in urls:
+        old = trash_to_purge(list_trash(rt.shell, url, ssh), now=now, max_age_days=max_age)
+        if old and remove_trash(rt.shell, url, ssh, old) == 0:
+            removed += len(old)
+    return removed
