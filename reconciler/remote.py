@@ -254,13 +254,28 @@ class FabricShell:
     ) -> Completed:
         client = self._client()
         chan_in, chan_out, chan_err = client.exec_command(self._command(argv, env), timeout=timeout)
-        if stdin is not None:
-            chan_in.write(stdin)
-        chan_in.channel.shutdown_write()
+
+        def feed() -> None:
+            # A writer thread: a big --files-from list must not block while the remote
+            # command fills its stdout/stderr windows (a deadlock with a sequential write).
+            try:
+                if stdin is not None:
+                    chan_in.write(stdin)
+            except OSError:
+                pass  # the command exited early; its exit status tells why
+            finally:
+                chan_in.channel.shutdown_write()
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        err_parts: list[bytes] = []
+        reader = threading.Thread(target=lambda: err_parts.append(chan_err.read()), daemon=True)
+        reader.start()
         out = chan_out.read()
-        err = chan_err.read()
         code = chan_out.channel.recv_exit_status()
-        return Completed(code, out, err)
+        writer.join()
+        reader.join()
+        return Completed(code, out, b"".join(err_parts))
 
     def stream(
         self, argv: Sequence[str], *, env: Mapping[str, str] | None = None

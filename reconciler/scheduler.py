@@ -27,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from reconciler.config import SyncConfig
 from reconciler.metrics import Metrics
+from reconciler.notify import notify_pass
 from reconciler.reconcile import JobResult, clean_stale_syncing, emit, purge_trash, receive
 from reconciler.remote import InvalidUrl, LocalShell, SshSettings, hub_shell, parse_url
 from reconciler.runtime import Runtime, now_ms
@@ -63,6 +64,7 @@ class HubSession:
         )
         self._hub_key: tuple[str, str, str] | None = None
         self._volume_urls: set[str] = set()
+        self._old_dirs: list[str] = []  # ControlMaster dirs, removed at close()
         self._lock = threading.Lock()
 
     def refresh(self, cfg: SyncConfig) -> None:
@@ -77,7 +79,7 @@ class HubSession:
         with self._lock:
             if key == self._hub_key:
                 return
-            self._close_hub()
+            self._close_hub(remove_dir=False)  # running jobs may still use its sockets
             self._hub_key = key
             if key is None:
                 return
@@ -105,18 +107,22 @@ class HubSession:
         made = self.rt.shell.run(["mkdir", "-m", "700", *lane_dirs(base)])
         return base if made.exit_code == 0 else ""
 
-    def _close_hub(self) -> None:
+    def _close_hub(self, *, remove_dir: bool = True) -> None:
         rt = self.rt
         if rt.ssh.control_dir:
+            self._old_dirs.append(rt.ssh.control_dir)
             for raw in sorted(self._volume_urls):
                 try:
                     close_master(rt.shell, parse_url(raw), rt.ssh)
                 except InvalidUrl:
                     continue
-            if isinstance(rt.shell, LocalShell):
-                shutil.rmtree(rt.ssh.control_dir, ignore_errors=True)
-            else:
-                rt.shell.run(["sh", "-c", shlex.join(["rm", "-rf", rt.ssh.control_dir])])
+        if remove_dir:
+            for old in self._old_dirs:
+                if isinstance(rt.shell, LocalShell):
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    rt.shell.run(["sh", "-c", shlex.join(["rm", "-rf", old])])
+            self._old_dirs.clear()
         rt.shell.close()
         rt.shell, rt.ssh = LocalShell(), SshSettings()
 
@@ -239,6 +245,7 @@ def reconcile_once(rt: Runtime, *, scans: bool = True) -> bool:
             if not volumes or not one.round(volumes):
                 break
         purge.result()
+    notify_pass(rt)
     rt.metrics.reconcile_last_success.set(time.time())
     return errors_remain(rt.store)
 
@@ -257,12 +264,14 @@ class Scheduler:
         refresh_seconds: float = 5.0,
         jitter: float = 0.5,
         purge_seconds: float = 3600.0,
+        notify_seconds: float = 30.0,
     ) -> None:
         self.session = session
         self.idle = idle_seconds
         self.refresh_every = refresh_seconds
         self.jitter = jitter
         self.purge_every = purge_seconds
+        self.notify_every = notify_seconds
         self._stop = threading.Event()
         self._jobs: dict[str, tuple[str, float]] = {}  # id -> (kind, interval)
         self._aps = BackgroundScheduler(
@@ -282,6 +291,9 @@ class Scheduler:
         )
         self._aps.add_job(
             self._purge, "interval", seconds=self.purge_every, id="purge", next_run_time=_now()
+        )
+        self._aps.add_job(
+            self._notify, "interval", seconds=self.notify_every, id="notify", next_run_time=_now()
         )
 
     def shutdown(self, wait: bool = True) -> None:
@@ -352,6 +364,13 @@ class Scheduler:
             purge_trash(self.rt)
         except Exception:
             log.exception("trash purge failed")
+
+    def _notify(self) -> None:
+        """E-mail digests (rate-limited inside notify_pass; a no-op without smtpHost)."""
+        try:
+            notify_pass(self.rt)
+        except Exception:
+            log.exception("e-mail notification failed")
 
 
 def _now() -> Any:

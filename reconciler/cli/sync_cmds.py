@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
     def run_cmd(
         demo: DemoOpt = False,
         host: HostOpt = "127.0.0.1",
-        port: PortOpt = 8080,
+        port: PortOpt = 8090,
         log_level: LogOpt = "info",
         db: DbOpt = None,
         server: ServerOpt = None,
