@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 
+from api import errors
+from api.auth import Passwords
 from api.routes import damas, declarative, observability, sync, web
 from api.settings import Settings
+from api.users import ensure_admin
 from reconciler.metrics import Metrics
 from reconciler.store import Store
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    reader = getattr(app.state, "fast_reader", None)
+    if reader is not None:
+        reader.close()
 
 
 def create_app(
@@ -15,13 +30,22 @@ def create_app(
     *,
     store: Store | None = None,
     metrics: Metrics | None = None,
+    hasher: PasswordHasher | None = None,
 ) -> FastAPI:
-    """Build the tracker app; `spctl run` passes the reconciler's store and metrics."""
+    """Build the tracker app; `spctl run` passes the reconciler's store and metrics.
+
+    On a store without users this creates `admin` (SPCTL_ADMIN_PASSWORD or a generated
+    password printed once). `hasher` sets the argon2 cost (tests pass a cheap one).
+    """
     settings = settings or Settings.from_env()
-    app = FastAPI(title="SyncPlanet tracker", version="0.1.0")
+    app = FastAPI(title="SyncPlanet tracker", version="0.1.0", lifespan=_lifespan)
     app.state.settings = settings
     app.state.store = store or Store.open(settings.db_url)
     app.state.metrics = metrics or Metrics()
+    app.state.passwords = Passwords(hasher)
+    errors.install(app, max_body=settings.max_body)
     for module in (damas, declarative, sync, observability, web):
         app.include_router(module.router)
+    app.router.routes[:0] = damas.lean_routes()  # the hot reads skip dependency solving
+    ensure_admin(app.state.store, settings, app.state.passwords)
     return app

@@ -1,9 +1,83 @@
-"""spctl commands: placeholder module, filled by its owner."""
+"""`spctl serve` (the tracker API with uvicorn) and `spctl db upgrade` (Alembic migrations).
+
+Settings come from the environment (`SPCTL_DB`, `SPCTL_SECRET`, `SPCTL_AUTHOR_MODE`,
+`SPCTL_CREATE_RETURNS_OBJ`, `SPCTL_ADMIN_PASSWORD`, `SPCTL_MAX_BODY`); flags override them.
+On a store without users, `serve` creates `admin` (see `api.users.ensure_admin`).
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from reconciler.cli.common import DbOpt, ServerOpt, clean_errors, fail
+from reconciler.store import engine as engines
+
+db_app = typer.Typer(help="Store maintenance.", no_args_is_help=True)
+
+
+@clean_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8090,
+    secret: Annotated[
+        str | None, typer.Option(help="JWT secret (default: SPCTL_SECRET, else a kept random one)")
+    ] = None,
+    author_mode: Annotated[
+        bool | None,
+        typer.Option("--author-mode/--no-author-mode", help="Non-admins modify only their objects"),
+    ] = None,
+    create_returns_obj: Annotated[
+        bool | None,
+        typer.Option("--create-returns-obj/--create-returns-ids", help="v2.5 create replies"),
+    ] = None,
+    max_body: Annotated[int | None, typer.Option(help="Largest request body in bytes")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    db: DbOpt = None,
+    server: ServerOpt = None,
+) -> None:
+    """Run the tracker HTTP API (damas-compatible routes, /healthz, /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    if server:
+        fail("serve runs a tracker on a store (--db); --server names a remote tracker")
+    if max_body is not None and max_body <= 0:
+        fail("--max-body must be a positive number of bytes")
+    settings = Settings.from_env(
+        db_url=db, secret=secret, author_mode=author_mode,
+        create_returns_obj=create_returns_obj, max_body=max_body,
+    )  # fmt: skip
+    app = create_app(settings)
+    typer.echo(
+        f"spctl: tracker on http://{host}:{port}/ (store {app.state.store.dialect})", err=True
+    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+@clean_errors
+def upgrade(db: DbOpt = None, server: ServerOpt = None) -> None:
+    """Migrate the store to the newest schema (a new store is created and migrated)."""
+    if server:
+        fail("db upgrade works on a store (--db), not on a remote tracker")
+    url = db or engines.default_db_url()
+    engine = engines.make_engine(url)
+    try:
+        before = engines.current_revision(engine)
+        after = engines.upgrade(engine)
+    finally:
+        engine.dispose()
+    state = "unchanged" if before == after else f"upgraded from {before or 'empty'}"
+    typer.echo(
+        f"store {engine.url.render_as_string(hide_password=True)} at revision {after} ({state})"
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `serve` and `db upgrade` to `app`."""
+    app.command("serve")(serve)
+    db_app.command("upgrade")(upgrade)
+    app.add_typer(db_app, name="db")

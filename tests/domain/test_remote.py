@@ -73,7 +73,7 @@ def test_fabric_shell_refuses_an_unknown_host_key(
         parse_url(hub.url),
         SshSettings(identity_file=str(hub.keys.identity), known_hosts=str(empty)),
     )
-    with pytest.raises(Exception, match="(?i)not found in known_hosts|host key"):
+    with pytest.raises(Exception, match=r"(?i)not found in known_hosts|host key"):
         shell.run(["true"])
 
 
