@@ -1,0 +1,203 @@
+"""Scan one volume: list it, compare with the tracker, write the differences (SPEC §5).
+
+`scan_volume(rt, volume)` is the job the scheduler runs every `sleepBetweenScans` seconds
+for volumes with `enableDiscovery` (and global `enableScans`). Steps:
+1. run the listing command on the hub host and spool its output to a temporary file: the
+   tracker is only touched once the whole listing arrived and the command exited 0, so an
+   unreachable volume or a failing `find` changes nothing but the volume's status keys;
+2. parse it, fold packages in (`packages`), merge it with the tracker's files streamed in
+   the same order (`tracked`, `compare`) and write the actions in batches (`apply`);
+3. record `last_scan`, `scan_duration`, `exit_scan`, `stderr_scan` (and `scannedOnce`) on
+   the `volume/<name>` object and the `syncplanet_scan_duration_seconds` gauge.
+Memory stays flat: the listing lives in the spool file, the tracker side in pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import IO
+
+from reconciler.config import SyncConfig, VolumeConfig
+from reconciler.domain import VOLUME_PREFIX
+from reconciler.remote import CommandFailed, parse_url
+from reconciler.runtime import Runtime
+from reconciler.scan.apply import apply_actions
+from reconciler.scan.compare import ActionKind, OrderError, ScanContext, compare
+from reconciler.scan.listing import Listed, ListingError, ListingParser, listing_argv
+from reconciler.scan.packages import arrange, package_folders
+from reconciler.scan.rules import ScanRules
+from reconciler.scan.tracked import holds_any, iter_tracked, package_ids
+
+log = logging.getLogger(__name__)
+CHUNK = 1 << 20
+EMPTY_ROOT_EXIT = 3  # exit_scan when an empty root is refused (an unmounted share?)
+
+
+class ScanStatus(StrEnum):
+    DONE = "done"
+    DISABLED = "disabled"  # discovery off for this volume, or scans off globally
+    FAILED = "failed"  # the listing failed: nothing was changed in the tracker
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    volume: str
+    status: ScanStatus
+    listed: int = 0  # files found on the volume
+    actions: dict[str, int] = field(default_factory=dict)  # ActionKind value -> files
+    skipped: int = 0  # names that cannot be tracker ids (not UTF-8)
+    exit_code: int = 0
+    stderr: str = ""
+    duration: float = 0.0  # seconds
+
+    @property
+    def changed(self) -> int:
+        return sum(self.actions.values())
+
+    def count(self, kind: ActionKind) -> int:
+        return self.actions.get(kind.value, 0)
+
+
+class ScanFailed(RuntimeError):
+    def __init__(self, exit_code: int, stderr: str) -> None:
+        super().__init__(stderr)
+        self.exit_code = exit_code
+        self.stderr = stderr
+
+
+def _enabled(cfg: SyncConfig, volume: VolumeConfig) -> bool:
+    return bool(cfg.globals["enableScans"]) and volume.enabled and bool(volume["enableDiscovery"])
+
+
+def _context(
+    cfg: SyncConfig,
+    volume: VolumeConfig,
+    first_scan_at: int | None,
+    now: int,
+    started: int,
+    rules: ScanRules,
+) -> ScanContext:
+    ignore_existing = bool(cfg.globals["ignoreExistingFiles"])
+    return ScanContext(
+        volume=volume.name,
+        now=now,
+        started=started,
+        discover_updated=bool(volume["enableDiscoveryUpdatedFiles"]),
+        discover_deleted=bool(volume["enableDiscoveryDeletedFiles"]),
+        ignore_before=(first_scan_at or started) if ignore_existing else None,
+        hold_existing=ignore_existing and first_scan_at is None,
+        in_scope=rules.in_scope,
+    )
+
+
+def _entries(spool: IO[bytes], parser: ListingParser) -> Iterator[Listed]:
+    spool.seek(0)
+    while chunk := spool.read(CHUNK):
+        yield from parser.feed(chunk)
+    parser.close()
+
+
+def _receive(rt: Runtime, volume: VolumeConfig, spool: IO[bytes]) -> None:
+    argv = listing_argv(parse_url(volume.url), rt.ssh)
+    try:
+        for chunk in rt.shell.stream(argv):
+            spool.write(chunk)
+    except CommandFailed as exc:
+        raise ScanFailed(exc.exit_code, exc.stderr.strip()) from exc
+    except OSError as exc:
+        raise ScanFailed(127, f"cannot run the listing command: {exc}") from exc
+
+
+def _merge(
+    rt: Runtime,
+    vol: VolumeConfig,
+    ctx: ScanContext,
+    rules: ScanRules,
+    parser: ListingParser,
+    done: Counter[ActionKind],
+) -> None:
+    """Receive the listing, then merge it with the tracker and write the differences."""
+    with tempfile.TemporaryFile(prefix="spctl-scan-") as spool:
+        _receive(rt, vol, spool)
+        empty = spool.tell() == 0
+        packages = package_folders(_entries(spool, ListingParser()), rules)
+        listed = arrange(_entries(spool, parser), rules, packages)
+        if empty:
+            with rt.store.read() as tx:
+                if holds_any(tx.conn, vol.name):
+                    raise ScanFailed(
+                        EMPTY_ROOT_EXIT,
+                        f"volume root {vol.url} is empty but the tracker has files from it: "
+                        "refusing to mark them deleted (is the storage mounted?)",
+                    )
+        actions = compare(listed, iter_tracked(rt.store, vol.name), ctx)
+        apply_actions(rt.store, actions, ctx, done)
+
+
+def scan_volume(rt: Runtime, volume: str) -> ScanReport:
+    """List `volume` and bring the tracker in line with it (see the module docstring)."""
+    with rt.store.read() as tx:
+        cfg = tx.config()
+        doc = tx.get(VOLUME_PREFIX + volume) or {}
+        known_packages = package_ids(tx.conn)
+    vol = cfg.volumes.get(volume)
+    if vol is None:
+        raise KeyError(f"unknown volume {volume!r}")
+    if not _enabled(cfg, vol):
+        return ScanReport(volume, ScanStatus.DISABLED)
+    first = doc.get("scannedOnce")
+    first_scan_at = first if isinstance(first, int) and not isinstance(first, bool) else None
+    started = rt.clock()
+    clock0 = time.monotonic()
+    packages_on = bool(vol["enableDiscoveryPackages"])
+    rules = ScanRules.from_globals(
+        cfg.globals, packages_enabled=packages_on, known_packages=known_packages
+    )
+    ctx = _context(cfg, vol, first_scan_at, rt.clock(), started, rules)
+    parser = ListingParser()
+    done: Counter[ActionKind] = Counter()
+    try:
+        _merge(rt, vol, ctx, rules, parser, done)
+    except (ScanFailed, ListingError, OrderError) as exc:
+        code = exc.exit_code if isinstance(exc, ScanFailed) else 1
+        failed = ScanReport(volume, ScanStatus.FAILED, actions=_counts(done),
+                            exit_code=code, stderr=str(exc)[:4000])  # fmt: skip
+        return _finish(rt, failed, started, clock0, first_scan_at)
+    note = ""
+    if parser.skipped:
+        samples = ", ".join(parser.skipped_samples)
+        note = f"{parser.skipped} file name(s) not valid UTF-8, not tracked: {samples}"
+    report = ScanReport(volume, ScanStatus.DONE, listed=parser.entries, actions=_counts(done),
+                        skipped=parser.skipped, stderr=note)  # fmt: skip
+    return _finish(rt, report, started, clock0, first_scan_at)
+
+
+def _counts(done: Counter[ActionKind]) -> dict[str, int]:
+    return {kind.value: n for kind, n in sorted(done.items()) if n}
+
+
+def _finish(
+    rt: Runtime, report: ScanReport, started: int, clock0: float, first_scan_at: int | None
+) -> ScanReport:
+    """Record the outcome on the volume object and the scan-duration gauge."""
+    volume = report.volume
+    duration = round(time.monotonic() - clock0, 3)
+    status: dict[str, object] = {
+        "last_scan": rt.clock(),
+        "scan_duration": duration,
+        "exit_scan": report.exit_code,
+        "stderr_scan": report.stderr,
+    }
+    if report.status is ScanStatus.DONE and first_scan_at is None:
+        status["scannedOnce"] = started
+    with rt.store.write() as tx:
+        tx.patch(VOLUME_PREFIX + volume, status)
+    rt.metrics.scan_duration.labels(volume).set(duration)
+    log.info("scan %s: %s, %d listed, %s", volume, report.status, report.listed, report.actions)
+    return replace(report, duration=duration)
