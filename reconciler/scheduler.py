@@ -143,16 +143,29 @@ def open_session(store: Store, **kwargs: Any) -> HubSession:
 # ---- one pass ----------------------------------------------------------------------------
 
 
-def _scan(rt: Runtime, volume: str, deletions: bool) -> None:
-    """The discovery engineer's scan (imported here: only volumes with discovery need it)."""
-    from reconciler.scan import propagate_deletions, scan_volume
+def _scan(rt: Runtime, volume: str) -> None:
+    """Discovery on one volume (imported here: only volumes with discovery need it)."""
+    from reconciler.scan import scan_volume
 
     try:
         scan_volume(rt, volume)
-        if deletions:
-            propagate_deletions(rt, volume)
     except Exception:  # one volume's scan failure never stops the others
         log.exception("scan of %s failed", volume)
+
+
+def _delete(rt: Runtime, volume: str) -> None:
+    """Move copies of files deleted at their origin to this volume's trash."""
+    from reconciler.deletions import propagate_deletions
+
+    try:
+        propagate_deletions(rt, volume)
+    except Exception:
+        log.exception("propagating deletions to %s failed", volume)
+
+
+def deleting_volumes(cfg: SyncConfig) -> list[str]:
+    """Volumes that mirror deletions (whether or not they are scanned themselves)."""
+    return [n for n, v in cfg.volumes.items() if v.enabled and v["propagateDeletions"]]
 
 
 def scanned_volumes(cfg: SyncConfig) -> list[str]:
@@ -236,7 +249,12 @@ def reconcile_once(rt: Runtime, *, scans: bool = True) -> bool:
         to_scan = scanned_volumes(cfg)
         with ThreadPoolExecutor(max_workers=max(1, len(to_scan))) as pool:
             for name in to_scan:
-                pool.submit(_scan, rt, name, bool(cfg.volumes[name]["propagateDeletions"]))
+                pool.submit(_scan, rt, name)
+    # after every scan: a deletion found at one origin reaches every mirroring volume now
+    to_delete = deleting_volumes(cfg)
+    with ThreadPoolExecutor(max_workers=max(1, len(to_delete))) as pool:
+        for name in to_delete:
+            pool.submit(_delete, rt, name)
     with ThreadPoolExecutor(max_workers=1) as side:
         purge = side.submit(purge_trash, rt)  # its own SSH lane: runs beside the transfers
         one = _Pass(rt)
@@ -312,6 +330,8 @@ class Scheduler:
         every = max(1.0, float(cfg.globals["sleepBetweenScans"]))
         for name in scanned_volumes(cfg):
             jobs[f"scan:{name}"] = ("scan", every)
+        for name in deleting_volumes(cfg):
+            jobs[f"deletions:{name}"] = ("deletions", every)
         return jobs
 
     def refresh(self) -> None:
@@ -346,9 +366,10 @@ class Scheduler:
         """One job run: continuous while work remains, then back to the interval."""
         try:
             if kind == "scan":
-                with self.rt.store.read() as tx:
-                    deletions = bool(tx.config().volumes[volume]["propagateDeletions"])
-                _scan(self.rt, volume, deletions)
+                _scan(self.rt, volume)
+                return
+            if kind == "deletions":
+                _delete(self.rt, volume)
                 return
             job: Job = emit if kind == "emission" else receive
             while not self._stop.is_set():

@@ -48,3 +48,27 @@ def test_saved_at_one_site_delivered_everywhere_then_quiet(world: World) -> None
         assert os.listdir(london.root / "shots/sh010") == ["comp v1.exr"]
     finally:
         session.close()
+
+
+def test_a_deletion_reaches_mirroring_volumes_in_the_same_pass(world: World) -> None:
+    paris = world.volume("paris", enableDiscovery=True, enableDiscoveryDeletedFiles=True)
+    tokyo = world.volume("tokyo", propagateDeletions=True)  # mirrors, is not scanned
+    london = world.volume("london")  # keeps its copies
+    write(paris.root / "refs/old.ma", b"retired", mtime=PAST)
+    write(paris.root / "refs/kept.ma", b"kept", mtime=PAST)  # an empty root is refused
+    session = open_session(world.store)
+    try:
+        rt = session.rt
+        assert reconcile_once(rt) is False
+        assert (tokyo.root / "refs/old.ma").exists() and (london.root / "refs/old.ma").exists()
+        (paris.root / "refs/old.ma").unlink()
+        assert reconcile_once(rt) is False  # one pass: paris's scan, then tokyo's deletions
+        doc = world.doc("/refs/old.ma")
+        assert doc is not None and doc["deleted"] is True
+        assert not (tokyo.root / "refs/old.ma").exists()
+        trashed = list((tokyo.root / ".syncplanet/trash").rglob("old.ma"))
+        assert [p.read_bytes() for p in trashed] == [b"retired"]
+        assert (london.root / "refs/old.ma").read_bytes() == b"retired"
+        assert "synced_tokyo" not in doc
+    finally:
+        session.close()
