@@ -6,11 +6,11 @@ the per-site rows the store keeps as its work-queue index. No I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from reconciler.config import SyncConfig, VolumeConfig
+from reconciler.config import SyncConfig, SyncTarget, VolumeConfig
 from reconciler.domain import (
     SiteState,
     as_number,
@@ -32,8 +32,7 @@ class Decision:
     rule: str
 
 
-@dataclass(frozen=True)
-class SiteRow:
+class SiteRow(NamedTuple):
     file_id: str
     site: str
     wanted: bool
@@ -53,17 +52,28 @@ def _num(doc: Mapping[str, Any], key: str) -> float | None:
     return as_number(doc.get(key))
 
 
-def file_priority(doc: Mapping[str, Any], cfg: SyncConfig) -> int:
+def file_priority(
+    doc: Mapping[str, Any], cfg: SyncConfig, matching: Sequence[SyncTarget] | None = None
+) -> int:
     own = _num(doc, "sync_priority")
     if own is not None:
         return int(own)
-    file_id = str(doc["_id"])
-    matching = [t.priority for t in cfg.targets if t.matches(file_id)]
-    return max(matching) if matching else 0
+    if matching is None:
+        matching = matching_targets(str(doc["_id"]), cfg)
+    return max(t.priority for t in matching) if matching else 0
 
 
-def decide(doc: Mapping[str, Any], volume: VolumeConfig, cfg: SyncConfig) -> Decision:
-    """SPEC §4 for one (file, volume)."""
+def matching_targets(file_id: str, cfg: SyncConfig) -> list[SyncTarget]:
+    return [t for t in cfg.targets if t.matches(file_id)]
+
+
+def decide(
+    doc: Mapping[str, Any],
+    volume: VolumeConfig,
+    cfg: SyncConfig,
+    matching: Sequence[SyncTarget] | None = None,
+) -> Decision:
+    """SPEC §4 for one (file, volume); `matching` = the SyncTargets matching the file, if known."""
     site = volume.name
     if doc.get("origin") == site:
         return Decision(True, "origin: the file was published or found here")
@@ -77,8 +87,8 @@ def decide(doc: Mapping[str, Any], volume: VolumeConfig, cfg: SyncConfig) -> Dec
     everywhere = doc.get("syncEverywhere")
     if isinstance(everywhere, bool):
         return Decision(everywhere, f"per-file key syncEverywhere={str(everywhere).lower()}")
-    file_id = str(doc["_id"])
-    matching = [t for t in cfg.targets if t.matches(file_id)]
+    if matching is None:
+        matching = matching_targets(str(doc["_id"]), cfg)
     if matching:
         names = ", ".join(f"synctarget/{t.name}" for t in matching)
         excluded = any(site in t.exclude_sites for t in matching)
@@ -127,31 +137,30 @@ def site_rows(doc: Mapping[str, Any], cfg: SyncConfig) -> list[SiteRow]:
     size = int(_num(doc, "file_size") or 0)
     origin = doc.get("origin") if isinstance(doc.get("origin"), str) else None
     deleted = doc.get("deleted") is True
-    priority = file_priority(doc, cfg)
+    matching = matching_targets(file_id, cfg) if cfg.targets else []
+    priority = file_priority(doc, cfg, matching)
     rows: list[SiteRow] = []
 
     def row(site: str, wanted: bool, ready: bool, removal: bool = False) -> SiteRow:
         state = site_state(doc, site)
-        pending = (
-            wanted
-            and site != origin
-            and state in (SiteState.MISSING, SiteState.OUTDATED, SiteState.ERROR, SiteState.SYNCING)
-            and not _up_to_date(doc, site, time)
-        )
+        # not pending when up to date: an error or syncing key may be stale
+        pending = wanted and site != origin and not _up_to_date(doc, site, time)
+        failed = doc.get(error_key(site)) is not None
+        retry = next_retry(doc, site, cfg) if failed else None
         return SiteRow(
-            file_id=file_id,
-            site=site,
-            wanted=wanted,
-            state=state,
-            pending=pending,
-            ready=ready,
-            failed=doc.get(error_key(site)) is not None,
-            next_retry=next_retry(doc, site, cfg),
-            priority=priority,
-            time=time,
-            size=size,
-            origin=origin,
-            removal=removal,
+            file_id,
+            site,
+            wanted,
+            state,
+            pending,
+            ready,
+            failed,
+            retry,
+            priority,
+            time,
+            size,
+            origin,
+            removal,
         )
 
     hub = cfg.hub_name
@@ -160,7 +169,7 @@ def site_rows(doc: Mapping[str, Any], cfg: SyncConfig) -> list[SiteRow]:
         rows.append(row(hub, wanted=origin is not None and not deleted, ready=True))
     hub_ready = hub_synced is not None and hub_synced >= time
     for name, volume in cfg.volumes.items():
-        decision = decide(doc, volume, cfg)
+        decision = decide(doc, volume, cfg, matching)
         removal = (
             deleted
             and bool(volume["propagateDeletions"])

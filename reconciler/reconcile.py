@@ -169,7 +169,7 @@ def _record(
     ids = [i.file_id for i in items]
     delivered = failed = 0
     with rt.store.write() as tx:
-        docs = tx.get_many(ids)
+        docs = tx.get_many(ids, for_update=True)  # a scan may patch them meanwhile
         updated: list[Mapping[str, Any]] = []
         for item, doc in zip(items, docs, strict=True):
             if doc is None:

@@ -65,6 +65,10 @@ def _row_values(row: SiteRow) -> dict[str, Any]:
     }
 
 
+_ROW_NAMES = ("file_id", "site", *_DERIVED)
+_ROW_COLUMNS = tuple(file_sites.c[name] for name in _ROW_NAMES)
+
+
 class Tx:
     """One transaction on the store. Obtain it from `Store.read()` or `Store.write()`."""
 
@@ -284,9 +288,10 @@ class Tx:
         for start in range(0, len(ids), BATCH):
             chunk = list(ids[start : start + BATCH])
             for row in self.conn.execute(
-                sa.select(file_sites).where(file_sites.c.file_id.in_(chunk))
-            ).mappings():
-                out[(row["file_id"], row["site"])] = dict(row)
+                sa.select(*_ROW_COLUMNS).where(file_sites.c.file_id.in_(chunk))
+            ):
+                values = dict(zip(_ROW_NAMES, row, strict=True))
+                out[(row[0], row[1])] = values
         return out
 
     def _apply_counts(self, deltas: Counter[tuple[str, str, str]]) -> None:
