@@ -1,0 +1,237 @@
+"""Searches: damas-core's text grammar and `search_mongo`, compiled to one SQL query each.
+
+- `text_condition(query)`: the grammar of `/api/search/<query>` (damas-core §search language
+  with SPEC §6.1's decisions: every term must match; `k:3` matches 3 and "3"; `k:true` matches
+  true and "true"; `<`, `<=`, `>`, `>=` compare numbers when the value parses as one).
+- `mongo_condition(query)`: the `search_mongo` subset `$eq $ne $gt $gte $lt $lte $in $nin
+  $exists $regex $and $or $not` and `REGEX_…` / `RX_…_RX<flags>` strings at any depth.
+- `find_ids` / `count` run a condition on a `Tx`; no document is loaded into Python.
+Bad queries raise `BadQuery` (the routes answer 400).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.errors import strict_loads
+from api.jsonsql import BadQuery, Expr, Predicates, Scalar, negate, register_sqlite_functions
+from reconciler.store import Tx
+from reconciler.store.schema import nodes
+
+__all__ = ["BadQuery", "Page", "count", "find_ids", "mongo_condition", "text_condition"]
+
+_TEXT_OPS = ("<=", "<", ">=", ">", ":")
+_OP_NAMES = {"<=": "lte", "<": "lt", ">=": "gte", ">": "gt"}
+_REGEX_VALUE = re.compile(r"^/(.*)/([gimy]*)$", re.DOTALL)
+_NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_RX = re.compile(r"^RX_(.*)_RX([a-z]*)$", re.DOTALL)
+
+
+# ---- the text grammar --------------------------------------------------------------------
+
+
+def parse_term(token: str) -> tuple[str, str, str] | None:
+    """(key, operator, value) of one token, or None for a token without operator (ignored)."""
+    for op in _TEXT_OPS:
+        pos = token.find(op)
+        if pos > 0:
+            rest = token[pos + len(op) :]
+            end = rest.find(op)
+            return token[:pos], op, rest if end < 0 else rest[:end]
+    return None
+
+
+def _number(text: str) -> int | float | None:
+    if not _NUMBER.match(text):
+        return None
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def term_condition(preds: Predicates, key: str, op: str, value: str) -> Expr:
+    number = _number(value)
+    if op != ":":
+        return preds.compare(key, _OP_NAMES[op], value if number is None else number)
+    regex = _REGEX_VALUE.match(value)
+    if regex:
+        return preds.regex(key, regex.group(1), regex.group(2))
+    options = [preds.eq(key, value)]
+    if number is not None:
+        options.append(preds.eq(key, number))
+    if value in ("true", "false"):
+        options.append(preds.eq(key, value == "true"))
+    if value == "null":
+        options.append(preds.eq(key, None))
+    return sa.or_(*options)
+
+
+def text_condition(query: str, dialect: str) -> Expr:
+    tokens = query.split()
+    if not tokens:
+        raise BadQuery("empty query")
+    if "\x00" in query:
+        raise BadQuery("a query must not contain NUL")
+    preds = Predicates(dialect)
+    terms = [t for t in (parse_term(tok) for tok in tokens) if t is not None]
+    return sa.and_(sa.true(), *(term_condition(preds, *t) for t in terms))
+
+
+# ---- search_mongo ------------------------------------------------------------------------
+
+
+def regex_of(value: object) -> tuple[str, str] | None:
+    """damas-core's regex strings: `REGEX_<pattern>` and `RX_<pattern>_RX<flags>`."""
+    if isinstance(value, str):
+        if value.startswith("REGEX_"):
+            return value[len("REGEX_") :], ""
+        match = _RX.match(value)
+        if match:
+            return match.group(1), match.group(2)
+    return None
+
+
+def _scalar(key: str, value: object) -> Scalar:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise BadQuery(f"{key}: matching a whole object or array is not supported")
+
+
+class MongoCompiler:
+    def __init__(self, dialect: str) -> None:
+        self.preds = Predicates(dialect)
+
+    def query(self, query: object) -> Expr:
+        if not isinstance(query, dict):
+            raise BadQuery("a query must be a JSON object")
+        parts: list[Expr] = []
+        for key, cond in query.items():
+            if key in ("$and", "$or"):
+                if not isinstance(cond, list) or not cond:
+                    raise BadQuery(f"{key} needs a non-empty array of queries")
+                subs = [self.query(q) for q in cond]
+                parts.append(sa.and_(*subs) if key == "$and" else sa.or_(*subs))
+            elif key == "$not":
+                parts.append(negate(self.query(cond)))
+            elif key.startswith("$"):
+                raise BadQuery(f"unsupported operator {key}")
+            else:
+                parts.append(self.field(key, cond))
+        return sa.and_(sa.true(), *parts)
+
+    def field(self, key: str, cond: object) -> Expr:
+        if isinstance(cond, dict) and cond and all(str(k).startswith("$") for k in cond):
+            return self.operators(key, cond)
+        return self.equals(key, cond)
+
+    def equals(self, key: str, value: object) -> Expr:
+        regex = regex_of(value)
+        if regex:
+            return self.preds.regex(key, *regex)
+        if value is None:
+            return self.preds.eq_or_missing(key)
+        return self.preds.eq(key, _scalar(key, value))
+
+    def operators(self, key: str, ops: Mapping[str, Any]) -> Expr:
+        parts: list[Expr] = []
+        for op, arg in ops.items():
+            if op == "$eq":
+                parts.append(self.equals(key, arg))
+            elif op == "$ne":
+                parts.append(negate(self.equals(key, arg)))
+            elif op in ("$gt", "$gte", "$lt", "$lte"):
+                parts.append(self.preds.compare(key, op[1:], _scalar(key, arg)))
+            elif op in ("$in", "$nin"):
+                if not isinstance(arg, list):
+                    raise BadQuery(f"{key}: {op} needs an array")
+                found = sa.or_(sa.false(), *(self.equals(key, v) for v in arg))
+                parts.append(found if op == "$in" else negate(found))
+            elif op == "$exists":
+                exists = self.preds.exists(key)
+                parts.append(exists if arg else negate(exists))
+            elif op == "$regex":
+                parts.append(self._regex(key, arg, ops.get("$options", "")))
+            elif op == "$options":
+                if "$regex" not in ops:
+                    raise BadQuery(f"{key}: $options needs $regex")
+            elif op == "$not":
+                parts.append(negate(self.field(key, arg)))
+            else:
+                raise BadQuery(f"unsupported operator {op}")
+        return sa.and_(*parts)
+
+    def _regex(self, key: str, pattern: object, options: object) -> Expr:
+        if not isinstance(options, str):
+            raise BadQuery(f"{key}: $options must be a string")
+        regex = regex_of(pattern)
+        if regex:
+            return self.preds.regex(key, regex[0], regex[1] + options)
+        if not isinstance(pattern, str):
+            raise BadQuery(f"{key}: $regex must be a string")
+        return self.preds.regex(key, pattern, options)
+
+
+def mongo_condition(query: object, dialect: str) -> Expr:
+    return MongoCompiler(dialect).query(query if query is not None else {})
+
+
+def parse_sort(sort: object, dialect: str) -> list[Any]:
+    """A Mongo sort object (`{"time": -1}`) as ORDER BY terms, `_id` last for stability."""
+    if sort is None:
+        return [nodes.c.id]
+    if not isinstance(sort, dict):
+        raise BadQuery('sort must be an object such as {"time": -1}')
+    preds = Predicates(dialect)
+    terms: list[Any] = []
+    for key, direction in sort.items():
+        if direction not in (1, -1) or isinstance(direction, bool):
+            raise BadQuery(f"sort.{key} must be 1 or -1")
+        column = preds.sort_key(str(key))
+        # Mongo order: a missing key sorts lowest in both dialects.
+        terms.append(column.asc().nulls_first() if direction == 1 else column.desc().nulls_last())
+    return [*terms, nodes.c.id]
+
+
+# ---- running -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    order: Sequence[Any] = ()
+    limit: int = 0  # 0 = no limit
+    skip: int = 0
+
+
+def _run(tx: Tx, statement: sa.Select[Any]) -> Any:
+    register_sqlite_functions(tx.conn)
+    try:
+        return tx.conn.execute(statement)
+    except sa.exc.DataError as exc:  # e.g. a regex PostgreSQL refuses
+        raise BadQuery(str(exc.orig).splitlines()[0]) from None
+
+
+def find_ids(tx: Tx, condition: Expr, page: Page | None = None) -> list[str]:
+    page = page or Page(order=[nodes.c.id])
+    statement = sa.select(nodes.c.id).where(condition).order_by(*page.order)
+    if page.limit:
+        statement = statement.limit(page.limit)
+    if page.skip:
+        statement = statement.offset(page.skip)
+    return [row[0] for row in _run(tx, statement)]
+
+
+def count(tx: Tx, condition: Expr) -> int:
+    return int(_run(tx, sa.select(sa.func.count()).select_from(nodes).where(condition)).scalar())
+
+
+def loads_queryobj(text: object) -> object:
+    if not isinstance(text, str):
+        raise BadQuery("queryobj must be a JSON string")
+    try:
+        return strict_loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise BadQuery(f"queryobj is not valid JSON: {exc}") from None

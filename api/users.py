@@ -1,0 +1,178 @@
+"""User objects (`@name`): their validation, sign-in, password change and the first admin.
+
+A user document is `{_id: "@alice", username, class, email?, fullname?, disable?, password}`
+where `password` holds the argon2id hash (SPEC §6.1). An admin sends the plaintext in
+`password` (hashed here) or an existing hash in `passwordHash` (argon2 or damas' md5/sha1,
+stored as is and upgraded at the next sign-in).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.auth import (
+    PASSWORD_KEY,
+    BadLifetime,
+    Passwords,
+    generate_password,
+    issue_token,
+    lifetime_seconds,
+    public_doc,
+)
+from api.errors import ApiFailure
+from api.settings import Settings
+from reconciler.domain import USER_NAME_RE, USER_PREFIX, NodeKind
+from reconciler.store import Store, Tx
+from reconciler.store.schema import nodes
+
+CLASSES = ("guest", "user", "editor", "admin")
+_HASH_RE = re.compile(r"^\$argon2(id|i|d)\$|^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{40}$")
+INVALID_CREDENTIALS = "Invalid username or password"
+
+
+def user_changes(doc: Mapping[str, Any], passwords: Passwords, label: str) -> dict[str, Any]:
+    """Validate the keys an admin writes on a user document; hash a plaintext password."""
+    node_id = str(doc["_id"])
+    name = node_id[len(USER_PREFIX) :]
+    if not USER_NAME_RE.match(name):
+        raise ApiFailure(
+            400,
+            f"{label} error: Bad request: user _id must be @<name> with "
+            f"name matching {USER_NAME_RE.pattern}: {node_id!r}",
+        )
+    out = dict(doc)
+    if "username" in out and out["username"] not in (None, name):
+        raise ApiFailure(400, f"{label} error: Bad request: username must be {name!r}")
+    out["username"] = name
+    if out.get("class") is not None and out["class"] not in CLASSES:
+        raise ApiFailure(
+            400, f"{label} error: Bad request: class must be one of {', '.join(CLASSES)}"
+        )
+    if "passwordHash" in out:
+        stored = out.pop("passwordHash")
+        if stored is not None and not (isinstance(stored, str) and _HASH_RE.match(stored)):
+            raise ApiFailure(
+                400, f"{label} error: Bad request: passwordHash must be an argon2, md5 or sha1 hash"
+            )
+        out[PASSWORD_KEY] = stored
+    elif PASSWORD_KEY in out and out[PASSWORD_KEY] is not None:
+        plain = out[PASSWORD_KEY]
+        if not isinstance(plain, str) or not plain:
+            raise ApiFailure(
+                400, f"{label} error: Bad request: password must be a non-empty string"
+            )
+        out[PASSWORD_KEY] = passwords.hash(plain)
+    return out
+
+
+def new_user_doc(name: str, password_hash: str, cls: str) -> dict[str, Any]:
+    return {"_id": USER_PREFIX + name, "username": name, "class": cls, PASSWORD_KEY: password_hash}
+
+
+def find_user(tx: Tx, login: str) -> dict[str, Any] | None:
+    """By username, else by e-mail address (damas-core accepts either at sign-in)."""
+    doc = tx.get(USER_PREFIX + login) if login else None
+    if doc is not None or "@" not in login:
+        return doc
+    email = nodes.c.doc["email"].as_string()
+    row = tx.conn.execute(
+        sa.select(nodes.c.id).where(nodes.c.kind == NodeKind.USER.value, email == login).limit(1)
+    ).first()
+    return tx.get(row[0]) if row else None
+
+
+def _lifetime(value: object, default: str) -> float | None:
+    try:
+        return lifetime_seconds(default if value is None else value)
+    except BadLifetime as exc:
+        raise ApiFailure(400, f"Bad request: expiresIn: {exc}") from None
+
+
+def sign_in(
+    tx: Tx, passwords: Passwords, settings: Settings, body: Mapping[str, Any], now_ms: int
+) -> dict[str, Any]:
+    """Check the credentials; reply `{_id, user, token}` (damas-core), store `lastlogin`."""
+    login, plain = body.get("username"), body.get("password")
+    if not isinstance(login, str) or not isinstance(plain, str) or not login or not plain:
+        raise ApiFailure(400, "Bad request: signIn needs the fields username and password")
+    if "\x00" in login or "\x00" in plain:
+        raise ApiFailure(400, "Bad request: username and password must not contain NUL")
+    lifetime = _lifetime(body.get("expiresIn"), settings.token_lifetime)
+    doc = find_user(tx, login)
+    if doc is None or not passwords.verify(doc.get(PASSWORD_KEY), plain):
+        raise ApiFailure(401, INVALID_CREDENTIALS)
+    if doc.get("disable"):
+        raise ApiFailure(401, "Unauthorized connection")
+    changes: dict[str, Any] = {"lastlogin": now_ms}
+    if passwords.needs_upgrade(str(doc[PASSWORD_KEY])):
+        changes[PASSWORD_KEY] = passwords.hash(plain)
+    doc = tx.patch(str(doc["_id"]), changes) or doc
+    token = issue_token(settings.secret, doc, lifetime=lifetime, now_s=now_ms / 1000)
+    return {"_id": doc["_id"], "user": public_doc(doc), "token": token}
+
+
+def create_token(tx: Tx, settings: Settings, user_id: str, body: Any, now_ms: int) -> str:
+    expires = body.get("expiresIn") if isinstance(body, dict) else None
+    lifetime = _lifetime(expires, settings.token_lifetime)
+    doc = tx.get(user_id)
+    if doc is None:
+        raise ApiFailure(401, INVALID_CREDENTIALS)
+    return issue_token(settings.secret, doc, lifetime=lifetime, now_s=now_ms / 1000)
+
+
+def change_password(
+    tx: Tx, passwords: Passwords, settings: Settings, user_id: str, body: Any, now_ms: int
+) -> dict[str, Any]:
+    """Replace the caller's password; every earlier token stops working. Reply as signIn."""
+    old = body.get("password") if isinstance(body, dict) else None
+    new = body.get("newPassword") if isinstance(body, dict) else None
+    if not isinstance(old, str) or not isinstance(new, str) or not new:
+        raise ApiFailure(
+            400,
+            "Bad request: changePassword needs the fields password and "
+            "newPassword (non-empty strings)",
+        )
+    doc = tx.get(user_id)
+    if doc is None or not passwords.verify(doc.get(PASSWORD_KEY), old):
+        raise ApiFailure(403, "ChangePassword error: the current password is wrong")
+    doc = tx.patch(user_id, {PASSWORD_KEY: passwords.hash(new)}) or doc
+    lifetime = _lifetime(None, settings.token_lifetime)
+    token = issue_token(settings.secret, doc, lifetime=lifetime, now_s=now_ms / 1000)
+    return {"_id": doc["_id"], "user": public_doc(doc), "token": token}
+
+
+def ensure_admin(
+    store: Store,
+    settings: Settings,
+    passwords: Passwords,
+    announce: Callable[[str], None] | None = None,
+) -> str | None:
+    """On a store without users, create `admin`; return the password if it was generated.
+
+    The password is SPCTL_ADMIN_PASSWORD when set; otherwise a random one is announced once
+    (on stderr by default) and never stored in clear.
+    """
+    generated = None if settings.admin_password else generate_password()
+    plain = settings.admin_password or generated or ""
+    try:
+        with store.write() as tx:
+            any_user = tx.conn.execute(
+                sa.select(nodes.c.id).where(nodes.c.kind == NodeKind.USER.value).limit(1)
+            ).first()
+            if any_user is not None:
+                return None
+            tx.insert(new_user_doc("admin", passwords.hash(plain), "admin"))
+    except sa.exc.IntegrityError:  # another process started at the same time and won
+        return None
+    if generated is not None:
+        say = announce or (lambda text: print(text, file=sys.stderr, flush=True))
+        say(
+            f"spctl: created user 'admin' with password {generated} (shown once; "
+            "set SPCTL_ADMIN_PASSWORD to choose it)"
+        )
+    return generated
