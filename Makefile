@@ -29,7 +29,7 @@ test: deps install  ## run the test suite (real sshd, rsync, PostgreSQL, Prometh
 lint:  ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy reconciler api
+	$(VENV)/bin/mypy reconciler api tests
 
 bench: deps install  ## benchmarks against raw rsync / bare queries (prints ratios; not tests)
 	$(PY) -m tests.bench

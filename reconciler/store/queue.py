@@ -204,9 +204,7 @@ def lane_position(
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-def renew(
-    conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str, until: int
-) -> None:
+def renew(conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str, until: int) -> None:
     """Extend `owner`'s leases (a long transfer keeps its claim while it runs)."""
     c = file_sites.c
     if file_ids:

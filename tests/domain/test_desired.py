@@ -12,7 +12,7 @@ from reconciler.domain import SiteState
 
 
 def config(*extra: dict[str, Any], everywhere: bool = True) -> SyncConfig:
-    docs = [
+    docs: list[dict[str, Any]] = [
         {
             "_id": "rsyncGlobalParameters",
             "syncEverywhere": everywhere,

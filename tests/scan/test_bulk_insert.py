@@ -11,7 +11,7 @@ from reconciler.store import Store
 from reconciler.store.bulk import insert_new_files
 from reconciler.store.schema import file_sites, nodes, site_counts
 
-CONFIG = [
+CONFIG: list[dict[str, Any]] = [
     {"_id": "hub/hub", "name": "hub", "url": "/srv/hub/"},
     {"_id": "volume/paris", "name": "paris", "url": "/srv/paris/"},
     {"_id": "volume/tokyo", "name": "tokyo", "url": "/srv/tokyo/", "propagateDeletions": True},

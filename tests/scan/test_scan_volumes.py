@@ -252,17 +252,17 @@ def test_image_sequences_are_tracked_as_packages(world: World) -> None:
     assert world.scan("paris").actions == {}
     write(seq / "comp.0004.exr", b"f" * 10, mtime=PAST + 4)  # a frame added
     assert world.scan("paris").actions == {"modify": 1}
-    package = world.doc("/seq/sh010/")
-    assert package is not None
-    assert (package["file_size"], package["file_mtime"]) == (43, (PAST + 4) * 1000)
+    grown = world.doc("/seq/sh010/")
+    assert grown is not None
+    assert (grown["file_size"], grown["file_mtime"]) == (43, (PAST + 4) * 1000)
     os.utime(seq / "comp.0002.exr", (PAST + 99, PAST + 99))  # a frame rendered again
     assert world.scan("paris").actions == {"modify": 1}
     for frame in seq.glob("*.exr"):
         frame.unlink()
     # a folder tracked as a package stays one while files remain directly inside it
     assert world.scan("paris").actions == {"modify": 1}
-    package = world.doc("/seq/sh010/")
-    assert package is not None and package["file_size"] == 3
+    shrunk = world.doc("/seq/sh010/")
+    assert shrunk is not None and shrunk["file_size"] == 3
     (seq / "notes.txt").unlink()
     assert world.scan("paris").actions == {"delete": 1}
     assert set(world.files()) == {"/seq/sh010/", "/seq/sh010/sub/other.txt", "/single.exr"}
