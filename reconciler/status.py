@@ -106,11 +106,16 @@ def ms_value(doc: Mapping[str, Any], key: str) -> int | None:
     return int(value) if value is not None else None
 
 
-def reachable(doc: Mapping[str, Any]) -> bool | None:
-    """From the connection keys the reconciler writes: None until it has tried once."""
+def reachable(doc: Mapping[str, Any], *, hub: bool = False) -> bool | None:
+    """From the connection keys the reconciler writes: None until it has tried once.
+
+    A local hub (a directory on the reconciler's host) has nothing to connect to: reachable.
+    """
     attempt = ms_value(doc, "lastConnectionAttempt")
     success = ms_value(doc, "lastConnectionSuccess")
     if attempt is None and success is None:
+        if hub and doc.get("url") and not str(doc["url"]).startswith("ssh://"):
+            return True
         return None
     return success is not None and (attempt is None or success >= attempt)
 
@@ -149,7 +154,7 @@ def site_status(tx: Tx) -> list[SiteStatus]:
                 site=site,
                 role=role,
                 enabled=role == "hub" or cfg.volumes[site].enabled,
-                reachable=reachable(doc),
+                reachable=reachable(doc, hub=role == "hub"),
                 files=files,
                 pending_files=sum(files[s.value] for s in _PENDING),
                 pending_bytes=sum(entry.bytes.get(s.value, 0) for s in _PENDING),

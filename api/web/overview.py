@@ -56,9 +56,7 @@ def _site(
 ) -> dict[str, Any]:
     pending_states = [s.value for s in SiteState if s is not SiteState.SYNCED]
     errors = files.get(SiteState.ERROR.value, 0)
-    up = reachable(doc)
-    if hub and up is None and not str(doc.get("url", "")).startswith("ssh://"):
-        up = True  # a local hub is a directory on this host: nothing to connect to
+    up = reachable(doc, hub=hub)
     return {
         "name": name,
         "hub": hub,

@@ -59,7 +59,7 @@ def _fetch(t: Target, route: str, local: Callable[[Tx], Any], params: dict[str, 
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     lines = [headers, *rows]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
@@ -77,6 +77,8 @@ def _check_output(output: str) -> None:
 
 
 def render_status(sites: list[dict[str, Any]], now: int) -> str:
+    if not sites:
+        return "No sites configured: apply a Hub and Volumes first (spctl apply -f manifests/)."
     headers = ["SITE", "ROLE", "REACHABLE", "SYNCED", "OUTDATED", "MISSING", "SYNCING",
                "ERROR", "PENDING", "OLDEST PENDING", "LAST SCAN", "LAST EMISSION",
                "LAST RECEPTION"]  # fmt: skip

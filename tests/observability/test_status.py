@@ -40,7 +40,7 @@ def test_status_per_site(store: Store) -> None:
         status = {s.site: s for s in site_status(tx)}
     assert list(status) == ["hub", "london", "paris", "tokyo"]
     hub, paris, tokyo, london = status["hub"], status["paris"], status["tokyo"], status["london"]
-    assert hub.role == "hub" and hub.reachable is None
+    assert hub.role == "hub" and hub.reachable is True  # a local hub: nothing to connect to
     assert hub.files == {"synced": 5, "outdated": 0, "missing": 1, "syncing": 0, "error": 0}
     assert (hub.pending_files, hub.pending_bytes) == (1, 50)
     assert hub.oldest_pending == NOW - 90 * MIN
@@ -139,3 +139,13 @@ def test_lists_without_a_hub(store: Store) -> None:
     seed(store, config=[{"_id": "volume/paris", "name": "paris", "url": "/srv/paris/"}])
     with store.read() as tx, pytest.raises(NotFound, match="no hub is configured"):
         listdown(tx, "hub", "paris", 5, NOW)
+
+
+def test_status_of_an_empty_store_says_so(store_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from reconciler.cli import app
+
+    result = CliRunner().invoke(app, ["status", "--db", store_url])
+    assert result.exit_code == 0, result.output
+    assert "No sites configured" in result.output
