@@ -135,7 +135,7 @@ def _claim(rt: Runtime, plan: _Plan, now: int, lease_ms: int) -> list[QueueItem]
     ids = [i.file_id for i in plan.batch]
     with rt.store.write() as tx:
         claimed = set(queue.claim(tx.conn, plan.site, ids, rt.worker_id, now, now + lease_ms))
-        tx.patch_many({f: {syncing_key(plan.site): now} for f in ids if f in claimed})
+        tx.mark_syncing(plan.site, [f for f in ids if f in claimed], now)
     return [i for i in plan.batch if i.file_id in claimed]
 
 

@@ -175,3 +175,57 @@ def test_concurrent_patches_of_one_document_lose_nothing(store: Store) -> None:
         doc = tx.get("volume/paris")
     assert doc is not None
     assert all(f"{k}{i}" in doc for k in "abc" for i in range(20))
+
+
+def _state_of(store: Store) -> tuple[list[object], list[object], list[object]]:
+    import sqlalchemy as sa
+
+    with store.read() as tx:
+        docs = [tx.get(f"/f{i}") for i in range(6)]
+        rows = [
+            tuple(r)
+            for r in tx.conn.execute(
+                sa.text(
+                    "SELECT file_id, site, state, pending, failed FROM file_sites "
+                    "ORDER BY file_id, site"
+                )
+            )
+        ]
+        counts = sorted(
+            (site, state, n)
+            for site, c in q.counts(tx.conn).items()
+            for state, n in c.files.items()
+            if n
+        )
+    return docs, rows, counts  # type: ignore[return-value]
+
+
+def test_mark_syncing_leaves_what_the_general_patch_leaves(store: Store, tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    reference = Store.open(f"sqlite:///{tmp_path / 'reference.db'}")
+    files = [
+        {"_id": "/f0", "origin": "paris", "time": 10, "file_size": 3},
+        {"_id": "/f1", "origin": "paris", "time": 10, "synced_hub": 5},  # outdated on hub
+        {
+            "_id": "/f2",
+            "origin": "paris",
+            "time": 10,
+            "syncError_hub": 23,
+            "syncLastAttempt_hub": 11,
+            "syncAttempts_hub": 1,
+        },
+        {"_id": "/f3", "origin": "paris", "time": 10, "synced_hub": 10, "file_size": 8},
+        {"_id": "/f4", "origin": "tokyo", "time": 10},
+        {"_id": "/f5", "origin": "paris", "time": 10, "syncing_hub": 1},
+    ]
+    for s in (store, reference):
+        seed(s, *files)
+    ids = ["/f0", "/f1", "/f2", "/f4", "/f5"]
+    with store.write() as tx:
+        tx.mark_syncing("hub", ids, 99)
+    with reference.write() as tx:
+        tx.patch_many({i: {"syncing_hub": 99} for i in ids})
+    assert _state_of(store) == _state_of(reference)
+    reference.close()
