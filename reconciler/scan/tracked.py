@@ -13,6 +13,8 @@ decision inside the write transaction).
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -154,3 +156,58 @@ def holds_any(conn: sa.Connection, volume: str) -> bool:
         .limit(1)
     ).first()
     return row is not None
+
+
+class ReadAhead:
+    """Iterate `source` in a thread, up to `pages` pages ahead of the consumer.
+
+    A scan starts it before the remote listing runs, so the tracker's first pages are read
+    while `find | sort` works on the volume. Bounded (memory stays flat); `close()` stops
+    the thread if the scan fails. Reading early is safe: every decision is re-checked
+    against the current document inside the write transaction.
+    """
+
+    def __init__(self, source: Iterator[Tracked], pages: int = 32) -> None:
+        self._queue: queue.Queue[list[Tracked] | BaseException | None] = queue.Queue(pages)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._fill, args=(source,), name="scan-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item: list[Tracked] | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fill(self, source: Iterator[Tracked]) -> None:
+        try:
+            page: list[Tracked] = []
+            for item in source:
+                page.append(item)
+                if len(page) >= PAGE:
+                    if not self._put(page):
+                        return
+                    page = []
+            if page and not self._put(page):
+                return
+            self._put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+
+    def __iter__(self) -> Iterator[Tracked]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -18,7 +18,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import IO
@@ -32,7 +32,7 @@ from reconciler.scan.compare import ActionKind, OrderError, ScanContext, compare
 from reconciler.scan.listing import Listed, ListingError, ListingParser, listing_argv
 from reconciler.scan.packages import arrange, package_folders
 from reconciler.scan.rules import ScanRules
-from reconciler.scan.tracked import holds_any, iter_tracked, package_ids
+from reconciler.scan.tracked import ReadAhead, Tracked, holds_any, iter_tracked, package_ids
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -123,6 +123,22 @@ def _merge(
     done: Counter[ActionKind],
 ) -> None:
     """Receive the listing, then merge it with the tracker and write the differences."""
+    tracked = ReadAhead(iter_tracked(rt.store, vol.name))  # while the volume is listed
+    try:
+        _merge_with(rt, vol, ctx, rules, parser, done, tracked)
+    finally:
+        tracked.close()
+
+
+def _merge_with(
+    rt: Runtime,
+    vol: VolumeConfig,
+    ctx: ScanContext,
+    rules: ScanRules,
+    parser: ListingParser,
+    done: Counter[ActionKind],
+    tracked: Iterable[Tracked],
+) -> None:
     with tempfile.TemporaryFile(prefix="spctl-scan-") as spool:
         _receive(rt, vol, spool)
         empty = spool.tell() == 0
@@ -136,7 +152,7 @@ def _merge(
                         f"volume root {vol.url} is empty but the tracker has files from it: "
                         "refusing to mark them deleted (is the storage mounted?)",
                     )
-        actions = compare(listed, iter_tracked(rt.store, vol.name), ctx)
+        actions = compare(listed, iter(tracked), ctx)
         apply_actions(rt.store, actions, ctx, done)
 
 
