@@ -243,8 +243,8 @@ def _job(rt: Runtime, name: str, direction: Direction, ignore_backoff: bool) -> 
         return JobResult(name, direction)
     lease_ms = int(float(plan.cfg.globals["leaseSeconds"]) * 1000)
     items = _claim(rt, plan, now, lease_ms)
-    if not items:
-        return JobResult(name, direction, skipped="claimed by another worker")
+    if not items:  # another worker claimed this batch first: plan the next one
+        return JobResult(name, direction, more=True)
     ids = [i.file_id for i in items]
     with _leases_kept(rt, plan.site, ids, lease_ms):
         outcome = run_batch(
