@@ -100,7 +100,7 @@ def lock(tx: Tx, ctx: Context, body: object) -> Reply:
     ids, _ = check_ids(label, body)
     for node_id in ids:
         may_write(ctx, node_id, label)
-    docs = tx.get_many(ids)
+    docs = tx.get_many(ids, for_update=True)  # check-then-set: no concurrent lock sneaks in
     for doc in docs:
         holder = doc.get("lock") if doc is not None else None
         if holder is not None and holder != ctx.user.username:
@@ -120,7 +120,7 @@ def unlock(tx: Tx, ctx: Context, body: object) -> Reply:
     ids, _ = check_ids(label, body)
     for node_id in ids:
         may_write(ctx, node_id, label)
-    docs = tx.get_many(ids)
+    docs = tx.get_many(ids, for_update=True)  # check-then-set: no concurrent lock sneaks in
     for doc in docs:
         if doc is None:
             continue
