@@ -166,6 +166,11 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests save their screenshots: a temporary folder, or the README's
+    `docs/screenshots/` with SPCTL_UPDATE_SCREENSHOTS=1 (so a plain test run leaves the
+    working tree clean)."""
+    if os.environ.get("SPCTL_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")

@@ -4,7 +4,7 @@ A user signs in, publishes a file from the browser, watches its cells turn from 
 green on the hub and on tokyo as the reconciler delivers it (live refresh, no reload),
 searches, opens the detail with the keyboard, asks why, locks, unlocks and comments. A guest
 sees no write control and the API refuses their writes; an editor changes a priority.
-Screenshots for the README land in docs/screenshots/.
+Screenshots for the README land in docs/screenshots/ with SPCTL_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
