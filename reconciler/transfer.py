@@ -11,6 +11,7 @@ same size and mtime on both sides, which is the verification of SPEC §5.
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import time
@@ -18,7 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from reconciler.domain import RESERVED_DIR, Direction, is_package, is_unreachable, relpath
+from reconciler.domain import (
+    RESERVED_DIR,
+    Direction,
+    InvalidId,
+    check_file_id,
+    is_package,
+    is_unreachable,
+    relpath,
+)
 from reconciler.planning import (
     OUT_MARKER,
     Endpoints,
@@ -33,6 +42,8 @@ from reconciler.remote import Completed, HubShell, SiteUrl, SshSettings
 
 UNREACHABLE = 255  # what a failed connection to the hub itself is recorded as
 _ESCAPE = re.compile(rb"\\#([0-7]{3})")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -200,6 +211,22 @@ class TransferOutcome:
         return is_unreachable(self.exit_code)
 
 
+def safe_ids(file_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split ids into those rsync may see and those that break SPEC §3's path rules.
+
+    The API refuses bad ids already; this is the last line before a path reaches a
+    command, so an id written into the database by other means cannot escape a root.
+    """
+    safe: list[str] = []
+    refused: list[str] = []
+    for file_id in file_ids:
+        try:
+            safe.append(check_file_id(file_id))
+        except InvalidId:
+            refused.append(file_id)
+    return safe, refused
+
+
 def run_batch(
     shell: HubShell,
     ssh: SshSettings,
@@ -213,8 +240,12 @@ def run_batch(
 ) -> TransferOutcome:
     """Move `file_ids` one way with one rsync call and report which entries arrived."""
     started = time.monotonic()
+    file_ids, refused = safe_ids(file_ids)
+    if refused:  # never reached rsync: they come back as unverified, hence errored
+        log.error("refusing %d file ids that break the path rules: %r", len(refused), refused[:5])
     if not file_ids:
-        return TransferOutcome(0, "", {}, 0.0, attempted=False)
+        stderr = f"refused {len(refused)} invalid file ids" if refused else ""
+        return TransferOutcome(0, stderr, {}, 0.0, attempted=False)
     ends = endpoints(direction, hub, volume, ssh)
     dest = on_hub_host(hub) if direction is Direction.EMISSION else volume
     prep = prepare_root(shell, dest, ssh)

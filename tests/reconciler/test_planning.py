@@ -485,3 +485,13 @@ def test_trash_stamp_is_sortable_utc_with_ms() -> None:
 )
 def test_trash_to_purge(names: list[str], max_age: float, expected: list[str]) -> None:
     assert trash_to_purge(names, now=NOW, max_age_days=max_age) == expected
+
+
+def test_safe_ids_refuse_what_breaks_the_path_rules_before_any_command() -> None:
+    from reconciler.transfer import safe_ids
+
+    ids = ["/ok.exr", "/a/../../etc/passwd", "/seq/", "relative", "/x/./y", "/n\x00ul", "/-dash"]
+    assert safe_ids(ids) == (
+        ["/ok.exr", "/seq/", "/-dash"],
+        ["/a/../../etc/passwd", "relative", "/x/./y", "/n\x00ul"],
+    )

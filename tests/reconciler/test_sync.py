@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.domain import Direction
+from reconciler.planning import UNREPORTED_EXIT
 from reconciler.reconcile import emit, receive
 from tests.reconciler.conftest import World, WorldFactory, same_copy
 
@@ -290,3 +291,22 @@ def test_trash_older_than_its_max_age_is_purged_on_the_hub_and_volumes(world: Wo
     for site in ("hub", "london"):
         left = {p.name for p in (w.root(site) / ".syncplanet" / "trash").iterdir()}
         assert left == {recent, "kept by a human"}
+
+
+def test_an_id_that_breaks_the_path_rules_never_reaches_rsync(world: WorldFactory) -> None:
+    """Written straight into the store (the API refuses it): errored, nothing escapes."""
+    w: World = world("paris", "london")
+    w.publish("paris", "/ok.exr", b"fine")
+    secret = w.hub.parent / "escaped.txt"
+    w.write("paris", "/a/x", b"x")  # the traversal below would resolve through /a
+    now = w.clock()
+    with w.store.write() as tx:  # what a direct database edit could leave behind
+        tx.insert({"_id": "/a/../../escaped.txt", "origin": "paris", "time": now,
+                   "synced_paris": now})  # fmt: skip
+    assert w.reconcile() is True  # the bad id remains in error
+    assert same_copy(w.path("paris", "/ok.exr"), w.path("london", "/ok.exr"))
+    assert not secret.exists()
+    bad = w.doc("/a/../../escaped.txt")
+    # errored, never synced (the transfer refuses it; rsync would also sanitize the path)
+    assert "synced_hub" not in bad and bad["syncError_hub"] == UNREPORTED_EXIT
+    assert tree(w.hub) == {"/ok.exr"}
