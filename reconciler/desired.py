@@ -6,8 +6,9 @@ the per-site rows the store keeps as its work-queue index. No I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from reconciler.config import SyncConfig, SyncTarget, VolumeConfig
@@ -124,63 +125,108 @@ def next_retry(doc: Mapping[str, Any], site: str, cfg: SyncConfig) -> int | None
     return int(last + delay * 1000)
 
 
-def _has_state(doc: Mapping[str, Any], site: str) -> bool:
-    return any(
-        doc.get(k) is not None for k in (synced_key(site), syncing_key(site), error_key(site))
-    )
+@lru_cache(maxsize=4096)
+def _site_keys(site: str) -> tuple[str, str, str, str]:
+    return synced_key(site), syncing_key(site), error_key(site), sync_key(site)
+
+
+def _number(value: object) -> int | float | None:
+    """`as_number` for the hot path (JSON gives exactly int, float or something else)."""
+    kind = type(value)
+    return value if kind is int or kind is float else None  # type: ignore[return-value]
+
+
+def _wanted(
+    get: Callable[[str], Any],
+    volume: VolumeConfig,
+    cfg: SyncConfig,
+    matching: Sequence[SyncTarget],
+    origin: str | None,
+    deleted: bool,
+) -> bool:
+    """`decide(...).wanted` without building the rule text (same rules, same order)."""
+    site = volume.name
+    if origin == site:
+        return True
+    if deleted or not volume.receives:
+        return False
+    own = get(_site_keys(site)[3])
+    if isinstance(own, bool):
+        return own
+    everywhere = get("syncEverywhere")
+    if isinstance(everywhere, bool):
+        return everywhere
+    if matching:
+        excluded = any(site in t.exclude_sites for t in matching)
+        return not excluded and any(t.everywhere or site in t.sites for t in matching)
+    return cfg.globals.sync_everywhere
 
 
 def site_rows(doc: Mapping[str, Any], cfg: SyncConfig) -> list[SiteRow]:
-    """The per-site index rows of one file document (hub first, then volumes)."""
+    """The per-site index rows of one file document (hub first, then volumes).
+
+    Runs on every write of a file, so it reads each key once; `tests/domain` checks it
+    against `decide`, `site_state` and `next_retry` on generated documents.
+    """
+    get = doc.get
     file_id = str(doc["_id"])
-    time = int(_num(doc, "time") or 0)
-    size = int(_num(doc, "file_size") or 0)
-    origin = doc.get("origin") if isinstance(doc.get("origin"), str) else None
-    deleted = doc.get("deleted") is True
+    time_value = _number(get("time")) or 0
+    time = int(time_value)
+    size = int(_number(get("file_size")) or 0)
+    raw_origin = get("origin")
+    origin = raw_origin if isinstance(raw_origin, str) else None
+    deleted = get("deleted") is True
     matching = matching_targets(file_id, cfg) if cfg.targets else []
     priority = file_priority(doc, cfg, matching)
     rows: list[SiteRow] = []
 
     def row(site: str, wanted: bool, ready: bool, removal: bool = False) -> SiteRow:
-        state = site_state(doc, site)
+        synced_k, syncing_k, error_k, _ = _site_keys(site)
+        synced = _number(get(synced_k))
+        error = get(error_k)
+        if site == origin and not deleted:
+            state = SiteState.SYNCED
+        elif get(syncing_k) is not None:
+            state = SiteState.SYNCING
+        elif error is not None:
+            state = SiteState.ERROR
+        elif synced is None:
+            state = SiteState.MISSING
+        else:
+            state = SiteState.SYNCED if synced >= time_value else SiteState.OUTDATED
         # not pending when up to date: an error or syncing key may be stale
-        pending = wanted and site != origin and not _up_to_date(doc, site, time)
-        failed = doc.get(error_key(site)) is not None
+        pending = wanted and site != origin and not (synced is not None and synced >= time)
+        failed = error is not None
         retry = next_retry(doc, site, cfg) if failed else None
         return SiteRow(
-            file_id,
-            site,
-            wanted,
-            state,
-            pending,
-            ready,
-            failed,
-            retry,
-            priority,
-            time,
-            size,
-            origin,
-            removal,
-        )
+            file_id, site, wanted, state, pending, ready, failed, retry, priority, time, size,
+            origin, removal,
+        )  # fmt: skip
 
     hub = cfg.hub_name
-    hub_synced = _num(doc, synced_key(hub)) if hub else None
     if hub is not None:
         rows.append(row(hub, wanted=origin is not None and not deleted, ready=True))
+        hub_synced = _number(get(_site_keys(hub)[0]))
+    else:
+        hub_synced = None
     hub_ready = hub_synced is not None and hub_synced >= time
     for name, volume in cfg.volumes.items():
-        decision = decide(doc, volume, cfg, matching)
+        wanted = _wanted(get, volume, cfg, matching, origin, deleted)
+        synced_k, syncing_k, error_k, _ = _site_keys(name)
+        held = get(synced_k) is not None
         removal = (
             deleted
-            and bool(volume["propagateDeletions"])
             and name != origin
-            and _num(doc, synced_key(name)) is not None
+            and _number(get(synced_k)) is not None
+            and bool(volume["propagateDeletions"])
         )
-        if decision.wanted or removal or _has_state(doc, name) or name == origin:
-            rows.append(row(name, decision.wanted, hub_ready, removal))
+        if (
+            wanted
+            or removal
+            or held
+            or get(syncing_k) is not None
+            or get(error_k) is not None
+            or name == origin
+        ):
+            rows.append(row(name, wanted, hub_ready, removal))
     return rows
-
-
-def _up_to_date(doc: Mapping[str, Any], site: str, time: int) -> bool:
-    synced = _num(doc, synced_key(site))
-    return synced is not None and synced >= time

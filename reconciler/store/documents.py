@@ -75,7 +75,7 @@ def _row_values(row: SiteRow) -> dict[str, Any]:
 
 _JSON_PATH_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ROW_NAMES = ("file_id", "site", *_DERIVED)
-_ROW_COLUMNS = tuple(file_sites.c[name] for name in _ROW_NAMES)
+_ROWS_SQL = f"SELECT {', '.join(_ROW_NAMES)} FROM file_sites WHERE file_id"
 
 
 class Tx:
@@ -104,13 +104,11 @@ class Tx:
         """
         found: dict[str, Doc] = {}
         unique = list(dict.fromkeys(ids))
+        lock = " ORDER BY id FOR UPDATE" if for_update and self.dialect == "postgresql" else ""
         for start in range(0, len(unique), BATCH):
             chunk = unique[start : start + BATCH]
-            query = sa.select(nodes.c.id, nodes.c.doc).where(nodes.c.id.in_(chunk))
-            if for_update and self.dialect == "postgresql":
-                query = query.order_by(nodes.c.id).with_for_update()
-            for node_id, doc in self.conn.execute(query):
-                found[node_id] = dict(doc)
+            for node_id, doc in self._select_in("SELECT id, doc FROM nodes WHERE id", chunk, lock):
+                found[node_id] = json.loads(doc) if isinstance(doc, str) else dict(doc)
         return [dict(found[i]) if i in found else None for i in ids]
 
     def existing(self, ids: Iterable[str]) -> set[str]:
@@ -118,10 +116,16 @@ class Tx:
         out: set[str] = set()
         for start in range(0, len(unique), BATCH):
             chunk = unique[start : start + BATCH]
-            out.update(
-                r[0] for r in self.conn.execute(sa.select(nodes.c.id).where(nodes.c.id.in_(chunk)))
-            )
+            out.update(r[0] for r in self._select_in("SELECT id FROM nodes WHERE id", chunk))
         return out
+
+    def _select_in(self, head: str, ids: Sequence[str], tail: str = "") -> list[Any]:
+        """`head IN (ids) tail` through the driver: the hot reads of every write skip
+        SQLAlchemy's per-call expansion of a thousand-value IN list."""
+        if self.dialect == "postgresql":
+            return list(self.conn.exec_driver_sql(f"{head} = ANY(%s){tail}", (list(ids),)))
+        marks = ",".join("?" * len(ids))
+        return list(self.conn.exec_driver_sql(f"{head} IN ({marks}){tail}", tuple(ids)))
 
     def iter_docs(self, kind: NodeKind | None = None, batch: int = BATCH) -> Iterator[Doc]:
         """Stream documents in `_id` order (keyset paging: constant memory)."""
@@ -353,11 +357,8 @@ class Tx:
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(ids), BATCH):
             chunk = list(ids[start : start + BATCH])
-            for row in self.conn.execute(
-                sa.select(*_ROW_COLUMNS).where(file_sites.c.file_id.in_(chunk))
-            ):
-                values = dict(zip(_ROW_NAMES, row, strict=True))
-                out[(row[0], row[1])] = values
+            for row in self._select_in(_ROWS_SQL, chunk):
+                out[(row[0], row[1])] = dict(zip(_ROW_NAMES, row, strict=True))
         return out
 
     def _apply_counts(self, deltas: Counter[tuple[str, str, str]]) -> None:

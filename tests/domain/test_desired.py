@@ -180,3 +180,46 @@ def test_deleted_file_is_removed_only_where_deletions_propagate() -> None:
     rows = {r.site: r for r in site_rows(doc, cfg)}
     assert rows["oslo"].removal and not rows["tokyo"].removal
     assert not any(r.pending for r in rows.values())
+
+
+def test_site_rows_agree_with_the_rule_functions_on_generated_documents() -> None:
+    """`site_rows` is the hot path; `decide`, `site_state` and `next_retry` are the oracle."""
+    import random
+
+    from reconciler.domain import SiteState as S
+
+    rng = random.Random(7)
+    cfg = config(
+        RENDERS,
+        NO_TOKYO,
+        {"_id": "volume/oslo", "url": "/o/", "propagateDeletions": True},
+        everywhere=False,
+    )
+    sites = ["hub", "paris", "tokyo", "rome", "oslo"]
+    values: list[Any] = [None, True, False, 0, 5, 10, 20, 20.5, "x", 255, 23]
+    for _ in range(3000):
+        doc: dict[str, Any] = {
+            "_id": rng.choice(["/renders/a.exr", "/x/b.tmp", "/c", "/renders/d.tmp"])
+        }
+        for key in ["time", "file_size", "origin", "deleted", "syncEverywhere", "sync_priority"]:
+            if rng.random() < 0.6:
+                doc[key] = rng.choice([*values, "paris", "tokyo", "oslo"])
+        for site in sites:
+            for prefix in ("synced_", "syncing_", "syncError_", "syncLastAttempt_", "sync_"):
+                if rng.random() < 0.3:
+                    doc[prefix + site] = rng.choice(values)
+        rows = {r.site: r for r in site_rows(doc, cfg)}
+        for name, volume in cfg.volumes.items():
+            decision = decide(doc, volume, cfg)
+            if decision.wanted:
+                assert name in rows, (doc, name)
+            if name in rows:
+                row = rows[name]
+                assert row.wanted is decision.wanted, (doc, name)
+        for site, row in rows.items():
+            assert row.state is site_state(doc, site), (doc, site)
+            assert row.failed is (doc.get(f"syncError_{site}") is not None)
+            assert row.next_retry == (next_retry(doc, site, cfg) if row.failed else None)
+            up_to_date = row.state is S.SYNCED and site != doc.get("origin")
+            if row.pending:
+                assert row.wanted and not up_to_date, (doc, site)
