@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from reconciler.domain import (
     RESERVED_DIR,
@@ -72,6 +73,7 @@ def unescape(raw: bytes) -> str:
     )
 
 
+@lru_cache(maxsize=65536)  # a batch's files share few distinct mtimes; strptime is slow
 def _mtime(text: str) -> int | None:
     try:
         moment = datetime.strptime(text, "%Y/%m/%d-%H:%M:%S").replace(tzinfo=UTC)
