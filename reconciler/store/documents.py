@@ -75,7 +75,17 @@ def _row_values(row: SiteRow) -> dict[str, Any]:
 
 _JSON_PATH_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ROW_NAMES = ("file_id", "site", *_DERIVED)
+_WANTED, _STATE, _SIZE = (_ROW_NAMES.index(n) for n in ("wanted", "state", "size"))
 _ROWS_SQL = f"SELECT {', '.join(_ROW_NAMES)} FROM file_sites WHERE file_id"
+
+
+def _row_tuple(row: SiteRow) -> tuple[Any, ...]:
+    """A row as stored, in `_ROW_NAMES` order."""
+    return (
+        row.file_id, row.site, int(row.wanted), row.state.value, int(row.pending),
+        int(row.ready), int(row.failed), int(row.removal), row.next_retry, row.priority,
+        row.time, row.size, row.origin,
+    )  # fmt: skip
 
 
 class Tx:
@@ -304,42 +314,34 @@ class Tx:
             self._reindex(files, gone)
 
     def _reindex(self, docs: Sequence[Mapping[str, Any]], gone: Sequence[str]) -> None:
+        """Bring the rows of these files in line with their documents (tuples in
+        `_ROW_NAMES` order: this runs on every write, for every site of every file)."""
         cfg = self.config()
-        new_rows = {(r.file_id, r.site): _row_values(r) for d in docs for r in site_rows(d, cfg)}
+        new_rows = {(r.file_id, r.site): _row_tuple(r) for d in docs for r in site_rows(d, cfg)}
         ids = [str(d["_id"]) for d in docs] + list(gone)
         old_rows = self._rows_of(ids)
         deltas: Counter[tuple[str, str, str]] = Counter()
-        for row in old_rows.values():
-            if row["wanted"]:
-                deltas[(row["site"], row["state"], "files")] -= 1
-                deltas[(row["site"], row["state"], "bytes")] -= row["size"]
-        for row in new_rows.values():
-            if row["wanted"]:
-                deltas[(row["site"], row["state"], "files")] += 1
-                deltas[(row["site"], row["state"], "bytes")] += row["size"]
+        for row, sign in [(r, -1) for r in old_rows.values()] + [(r, 1) for r in new_rows.values()]:
+            if row[_WANTED]:
+                deltas[(row[1], row[_STATE], "files")] += sign
+                deltas[(row[1], row[_STATE], "bytes")] += sign * row[_SIZE]
         stale = [k for k in old_rows if k not in new_rows]
         inserts = [r for k, r in new_rows.items() if k not in old_rows]
-        updates = [
-            r
-            for k, r in new_rows.items()
-            if k in old_rows and any(old_rows[k][c] != r[c] for c in _DERIVED)
-        ]
+        updates = [r for k, r in new_rows.items() if k in old_rows and old_rows[k][2:] != r[2:]]
         if stale:
-            self.conn.execute(
-                file_sites.delete().where(
-                    file_sites.c.file_id == sa.bindparam("b_file"),
-                    file_sites.c.site == sa.bindparam("b_site"),
-                ),
-                [{"b_file": f, "b_site": s} for f, s in stale],
-            )
+            self._executemany("DELETE FROM file_sites WHERE file_id = ? AND site = ?", stale)
         if inserts:
-            self.conn.execute(file_sites.insert(), inserts)
+            self._executemany(
+                f"INSERT INTO file_sites ({', '.join(_ROW_NAMES)}) "
+                f"VALUES ({', '.join('?' for _ in _ROW_NAMES)})",
+                inserts,
+            )
         if updates:
             self._executemany(
                 "UPDATE file_sites SET "
                 + ", ".join(f"{c} = ?" for c in _DERIVED)
                 + " WHERE file_id = ? AND site = ?",
-                [(*(r[c] for c in _DERIVED), r["file_id"], r["site"]) for r in updates],
+                [(*r[2:], r[0], r[1]) for r in updates],
             )
         self._apply_counts(deltas)
 
@@ -353,12 +355,12 @@ class Tx:
             sql = sql.replace("?", "%s")
         self.conn.exec_driver_sql(sql, rows)
 
-    def _rows_of(self, ids: Sequence[str]) -> dict[tuple[str, str], dict[str, Any]]:
-        out: dict[tuple[str, str], dict[str, Any]] = {}
+    def _rows_of(self, ids: Sequence[str]) -> dict[tuple[str, str], tuple[Any, ...]]:
+        out: dict[tuple[str, str], tuple[Any, ...]] = {}
         for start in range(0, len(ids), BATCH):
             chunk = list(ids[start : start + BATCH])
             for row in self._select_in(_ROWS_SQL, chunk):
-                out[(row[0], row[1])] = dict(zip(_ROW_NAMES, row, strict=True))
+                out[(row[0], row[1])] = tuple(row)
         return out
 
     def _apply_counts(self, deltas: Counter[tuple[str, str, str]]) -> None:
