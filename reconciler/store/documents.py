@@ -27,6 +27,7 @@ from reconciler.domain import (
     node_kind,
     syncing_key,
 )
+from reconciler.store import sql
 from reconciler.store.schema import file_sites, meta, nodes, site_counts
 
 Doc = dict[str, Any]
@@ -130,12 +131,9 @@ class Tx:
         return out
 
     def _select_in(self, head: str, ids: Sequence[str], tail: str = "") -> list[Any]:
-        """`head IN (ids) tail` through the driver: the hot reads of every write skip
-        SQLAlchemy's per-call expansion of a thousand-value IN list."""
-        if self.dialect == "postgresql":
-            return list(self.conn.exec_driver_sql(f"{head} = ANY(%s){tail}", (list(ids),)))
-        marks = ",".join("?" * len(ids))
-        return list(self.conn.exec_driver_sql(f"{head} IN ({marks}){tail}", tuple(ids)))
+        """`head IN (ids) tail` through the driver (see `reconciler.store.sql`)."""
+        clause, params = sql.in_ids(self.conn, ids)
+        return sql.execute(self.conn, f"{head}{clause}{tail}", params)
 
     def iter_docs(self, kind: NodeKind | None = None, batch: int = BATCH) -> Iterator[Doc]:
         """Stream documents in `_id` order (keyset paging: constant memory)."""
@@ -201,7 +199,7 @@ class Tx:
         if new:
             self.conn.execute(nodes.insert(), new)
         if old:
-            doc_param = "%s::jsonb" if self.dialect == "postgresql" else "?"
+            doc_param = "CAST(? AS jsonb)" if self.dialect == "postgresql" else "?"
             self._executemany(
                 "UPDATE nodes SET kind = ?, parent = ?, origin = ?, author = ?, time = ?, "
                 f"doc = {doc_param} WHERE id = ?",
@@ -264,30 +262,30 @@ class Tx:
         if not _JSON_PATH_SAFE.match(site):  # the key goes into a JSON path literal
             raise ValueError(f"bad site name {site!r}")
         key = syncing_key(site)
-        c = file_sites.c
         for start in range(0, len(file_ids), BATCH):
             chunk = list(file_ids[start : start + BATCH])
-            rows = self.conn.execute(
-                sa.select(c.file_id, c.state, c.size).where(
-                    c.site == site, c.file_id.in_(chunk), c.wanted == 1
-                )
-            ).all()
+            clause, params = sql.in_ids(self.conn, chunk)
+            rows = sql.execute(
+                self.conn,
+                f"SELECT file_id, state, size FROM file_sites "
+                f"WHERE site = ? AND wanted = 1 AND file_id{clause}",
+                [site, *params],
+            )
             ids = [r[0] for r in rows]
             if not ids:
                 continue
+            clause, params = sql.in_ids(self.conn, ids)
             if self.dialect == "postgresql":
-                new_doc = sa.func.jsonb_set(
-                    nodes.c.doc,
-                    sa.literal([key], sa.ARRAY(sa.Text)),
-                    sa.func.to_jsonb(sa.cast(sa.literal(now), sa.BigInteger)),
-                )
+                new_doc = "jsonb_set(doc, ARRAY[?]::text[], to_jsonb(CAST(? AS bigint)))"
+                key_arg = key
             else:
-                new_doc = sa.func.json_set(nodes.c.doc, f'$."{key}"', now)
-            self.conn.execute(nodes.update().where(nodes.c.id.in_(ids)).values(doc=new_doc))
-            self.conn.execute(
-                file_sites.update()
-                .where(c.site == site, c.file_id.in_(ids))
-                .values(state=SiteState.SYNCING.value)
+                new_doc, key_arg = "json_set(doc, ?, ?)", f'$."{key}"'
+            sql.execute(self.conn, f"UPDATE nodes SET doc = {new_doc} WHERE id{clause}",
+                        [key_arg, now, *params])  # fmt: skip
+            sql.execute(
+                self.conn,
+                f"UPDATE file_sites SET state = ? WHERE site = ? AND file_id{clause}",
+                [SiteState.SYNCING.value, site, *params],
             )
             deltas: Counter[tuple[str, str, str]] = Counter()
             for _, state, size in rows:
@@ -345,15 +343,8 @@ class Tx:
             )
         self._apply_counts(deltas)
 
-    def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Run one statement for many rows through the driver (`?` placeholders).
-
-        The hot writes (documents and their derived rows) skip SQLAlchemy's per-row
-        parameter building, which cost as much as the database work itself.
-        """
-        if self.dialect == "postgresql":
-            sql = sql.replace("?", "%s")
-        self.conn.exec_driver_sql(sql, rows)
+    def _executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        sql.execute_many(self.conn, statement, rows)
 
     def _rows_of(self, ids: Sequence[str]) -> dict[tuple[str, str], tuple[Any, ...]]:
         out: dict[tuple[str, str], tuple[Any, ...]] = {}

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from reconciler.store import sql
 from reconciler.store.schema import file_sites, site_counts
 
 _WORK_ORDER = (file_sites.c.priority.desc(), file_sites.c.failed, file_sites.c.time)
@@ -101,38 +102,38 @@ def removal_queue(conn: sa.Connection, site: str, limit: int) -> list[str]:
 def claim(
     conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str, now: int, until: int
 ) -> list[str]:
-    """Lease rows to `owner`; return the ids this call actually claimed."""
-    c = file_sites.c
+    """Lease rows to `owner`; return the ids this call actually claimed.
+
+    The conditional UPDATE is the claim: under concurrency a row is taken by one worker
+    only (PostgreSQL re-checks the lease condition after waiting for a row lock).
+    """
     if not file_ids:
         return []
-    conn.execute(
-        file_sites.update()
-        .where(
-            c.site == site,
-            c.file_id.in_(list(file_ids)),
-            sa.or_(c.lease_until.is_(None), c.lease_until < now),
-        )
-        .values(lease_until=until, lease_owner=owner)
+    clause, params = sql.in_ids(conn, file_ids)
+    sql.execute(
+        conn,
+        "UPDATE file_sites SET lease_until = ?, lease_owner = ? WHERE site = ? "
+        f"AND (lease_until IS NULL OR lease_until < ?) AND file_id{clause}",
+        [until, owner, site, now, *params],
     )
-    got = conn.execute(
-        sa.select(c.file_id).where(
-            c.site == site,
-            c.file_id.in_(list(file_ids)),
-            c.lease_owner == owner,
-            c.lease_until == until,
-        )
+    got = sql.execute(
+        conn,
+        "SELECT file_id FROM file_sites WHERE site = ? AND lease_owner = ? "
+        f"AND lease_until = ? AND file_id{clause}",
+        [site, owner, until, *params],
     )
     claimed = {r[0] for r in got}
     return [f for f in file_ids if f in claimed]
 
 
 def release(conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str) -> None:
-    c = file_sites.c
     if file_ids:
-        conn.execute(
-            file_sites.update()
-            .where(c.site == site, c.file_id.in_(list(file_ids)), c.lease_owner == owner)
-            .values(lease_until=None, lease_owner=None)
+        clause, params = sql.in_ids(conn, file_ids)
+        sql.execute(
+            conn,
+            "UPDATE file_sites SET lease_until = NULL, lease_owner = NULL "
+            f"WHERE site = ? AND lease_owner = ? AND file_id{clause}",
+            [site, owner, *params],
         )
 
 
