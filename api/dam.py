@@ -94,13 +94,29 @@ def comment(tx: Tx, ctx: Context, body: object) -> Reply:
     return fail(label, gather([_created(ctx, c) for c in children], single=False, ok=201))
 
 
-def lock(tx: Tx, ctx: Context, body: object) -> Reply:
-    """Lock for the caller; 409 if any of the files is locked by someone else."""
-    label = "Lock"
+def _lock_targets(
+    tx: Tx, ctx: Context, label: str, body: object
+) -> tuple[list[str], list[Doc | None]]:
+    """The ids of a lock/unlock request and their documents, locked until the write
+    (check-then-set: no concurrent lock sneaks in between)."""
     ids, _ = check_ids(label, body)
     for node_id in ids:
         may_write(ctx, node_id, label)
-    docs = tx.get_many(ids, for_update=True)  # check-then-set: no concurrent lock sneaks in
+    return ids, tx.get_many(ids, for_update=True)
+
+
+def _set_lock(
+    tx: Tx, label: str, ids: list[str], docs: list[Doc | None], holder: str | None
+) -> Reply:
+    updated = tx.patch_many({d["_id"]: {"lock": holder} for d in docs if d})
+    results = [public_doc(updated[i]) if i in updated else None for i in ids]
+    return fail(label, gather(results, single=True, ok=200))
+
+
+def lock(tx: Tx, ctx: Context, body: object) -> Reply:
+    """Lock for the caller; 409 if any of the files is locked by someone else."""
+    label = "Lock"
+    ids, docs = _lock_targets(tx, ctx, label, body)
     for doc in docs:
         holder = doc.get("lock") if doc is not None else None
         if holder is not None and holder != ctx.user.username:
@@ -109,18 +125,13 @@ def lock(tx: Tx, ctx: Context, body: object) -> Reply:
                 f"{label} error: Conflict ({doc['_id']} is locked by "  # type: ignore[index]
                 f"{holder})",
             )
-    updated = tx.patch_many({d["_id"]: {"lock": ctx.user.username} for d in docs if d})
-    results = [public_doc(updated[i]) if i in updated else None for i in ids]
-    return fail(label, gather(results, single=True, ok=200))
+    return _set_lock(tx, label, ids, docs, ctx.user.username)
 
 
 def unlock(tx: Tx, ctx: Context, body: object) -> Reply:
     """Unlock; 409 if a file is not locked, or locked by someone else (admins excepted)."""
     label = "Unlock"
-    ids, _ = check_ids(label, body)
-    for node_id in ids:
-        may_write(ctx, node_id, label)
-    docs = tx.get_many(ids, for_update=True)  # check-then-set: no concurrent lock sneaks in
+    ids, docs = _lock_targets(tx, ctx, label, body)
     for doc in docs:
         if doc is None:
             continue
@@ -129,9 +140,7 @@ def unlock(tx: Tx, ctx: Context, body: object) -> Reply:
             raise ApiFailure(409, f"{label} error: Conflict ({doc['_id']} is not locked)")
         if holder != ctx.user.username and not ctx.user.is_admin:
             raise ApiFailure(409, f"{label} error: Conflict ({doc['_id']} is locked by {holder})")
-    updated = tx.patch_many({d["_id"]: {"lock": None} for d in docs if d})
-    results = [public_doc(updated[i]) if i in updated else None for i in ids]
-    return fail(label, gather(results, single=True, ok=200))
+    return _set_lock(tx, label, ids, docs, None)
 
 
 def _stamped(path: object, time: object) -> object:

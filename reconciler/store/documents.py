@@ -57,21 +57,8 @@ def node_columns(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _row_values(row: SiteRow) -> dict[str, Any]:
-    return {
-        "file_id": row.file_id,
-        "site": row.site,
-        "wanted": int(row.wanted),
-        "state": row.state.value,
-        "pending": int(row.pending),
-        "ready": int(row.ready),
-        "failed": int(row.failed),
-        "removal": int(row.removal),
-        "next_retry": row.next_retry,
-        "priority": row.priority,
-        "time": row.time,
-        "size": row.size,
-        "origin": row.origin,
-    }
+    """A row as stored, by column name (the bulk insert path)."""
+    return dict(zip(_ROW_NAMES, _row_tuple(row), strict=True))
 
 
 _JSON_PATH_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -162,22 +162,6 @@ def oldest_pending(conn: sa.Connection, site: str) -> int | None:
     return int(row[0]) if row else None
 
 
-def queue_position(conn: sa.Connection, site: str, item: QueueItem) -> tuple[int, int]:
-    """(files, bytes) ahead of `item` in the reception/emission order of `site`."""
-    c = file_sites.c
-    ahead = sa.or_(
-        c.priority > item.priority,
-        sa.and_(c.priority == item.priority, c.failed < int(item.failed)),
-        sa.and_(c.priority == item.priority, c.failed == int(item.failed), c.time < item.time),
-    )
-    row = conn.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(c.size), 0)).where(
-            c.site == site, c.pending == 1, ahead
-        )
-    ).first()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
-
-
 def lane_position(
     conn: sa.Connection,
     site: str,
@@ -186,8 +170,9 @@ def lane_position(
     origin: str | None = None,
     ready_only: bool = False,
 ) -> tuple[int, int]:
-    """(files, bytes) ahead of `item` in one job's lane: `queue_position` narrowed to the
-    rows that job takes (emission: the hub rows of one `origin`; reception: `ready_only`)."""
+    """(files, bytes) ahead of `item` in work order among the pending rows of `site`, narrowed
+    to the rows one job takes (emission: the hub rows of one `origin`; reception:
+    `ready_only`)."""
     c = file_sites.c
     ahead = sa.or_(
         c.priority > item.priority,

@@ -3,38 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from reconciler.notify import Failure, notify_pass, plan_digest
 from reconciler.remote import LocalShell, SshSettings
 from reconciler.runtime import Runtime
 from reconciler.store import Store
 from tests.observability.seed import CONFIG, MIN, NOW, seed
+from tests.support.smtp import Sink, smtp_sink
 from tests.support.sshd import free_port
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
 
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Sink, int]]:
-    sink = Sink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
+    with smtp_sink() as sink_and_port:
+        yield sink_and_port
 
 
 class Clock:

@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.reconciler.conftest import WorldFactory
-from tests.support.sshd import free_port
+from tests.support.smtp import Sink, smtp_sink
 
 pytestmark = pytest.mark.ssh
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Sink, int]]:
-    sink = Sink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
+    with smtp_sink() as sink_and_port:
+        yield sink_and_port
 
 
 def test_a_pass_with_a_site_down_sends_one_digest_to_its_recipients(
