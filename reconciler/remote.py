@@ -14,7 +14,7 @@ import shlex
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -143,8 +143,10 @@ class HubShell(Protocol):
 
     def stream(
         self, argv: Sequence[str], *, env: Mapping[str, str] | None = None
-    ) -> Iterator[bytes]:
-        """Yield stdout in chunks; raise `CommandFailed` at the end if it exited non-zero."""
+    ) -> Generator[bytes, None, None]:
+        """Yield stdout in chunks; raise `CommandFailed` at the end if it exited non-zero.
+
+        Closing the generator before the end stops the command."""
         ...
 
     def close(self) -> None: ...
@@ -180,7 +182,7 @@ class LocalShell:
 
     def stream(
         self, argv: Sequence[str], *, env: Mapping[str, str] | None = None
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         proc = subprocess.Popen(
             list(argv),
             stdout=subprocess.PIPE,
@@ -191,10 +193,14 @@ class LocalShell:
         err_chunks: list[bytes] = []
         reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))  # type: ignore[union-attr]
         reader.start()
+        done = False
         try:
             while chunk := proc.stdout.read(1 << 16):
                 yield chunk
+            done = True
         finally:
+            if not done:  # the consumer stopped early: do not wait on a full pipe
+                proc.kill()
             code = proc.wait()
             reader.join()
         if code != 0:
@@ -279,12 +285,18 @@ class FabricShell:
 
     def stream(
         self, argv: Sequence[str], *, env: Mapping[str, str] | None = None
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         client = self._client()
         chan_in, chan_out, chan_err = client.exec_command(self._command(argv, env))
         chan_in.channel.shutdown_write()
-        while chunk := chan_out.read(1 << 16):
-            yield chunk
+        done = False
+        try:
+            while chunk := chan_out.read(1 << 16):
+                yield chunk
+            done = True
+        finally:
+            if not done:  # the consumer stopped early: drop the channel
+                chan_out.channel.close()
         code = chan_out.channel.recv_exit_status()
         if code != 0:
             raise CommandFailed(code, chan_err.read().decode("utf-8", "replace"))

@@ -10,9 +10,11 @@ work-queue rows in step.
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any
 
 import sqlalchemy as sa
 
@@ -90,3 +92,44 @@ def apply_actions(
     if pending:
         with store.write() as tx:
             done.update(apply_batch(tx, pending, ctx))
+
+
+class ActionBuffer:
+    """Actions held back until the listing is known to be complete, memory bounded.
+
+    A scan that compares while the listing streams in must not write anything before the
+    listing command exited 0 (a partial listing would read as deletions). The first `BATCH`
+    actions stay in memory; beyond that, full batches are pickled to a temporary file
+    (a first scan of a million files buffers a million publishes) and read back in order.
+    """
+
+    def __init__(self, batch: int = BATCH) -> None:
+        self._batch = batch
+        self._pending: list[Action] = []
+        self._spill: IO[bytes] | None = None
+        self._spilled = 0  # batches written to the spill file
+
+    def append(self, action: Action) -> None:
+        self._pending.append(action)
+        if len(self._pending) >= self._batch:
+            if self._spill is None:
+                # closed by close(): the buffer outlives any one block of the caller
+                self._spill = tempfile.TemporaryFile(prefix="spctl-scan-")  # noqa: SIM115
+            pickle.dump(self._pending, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+            self._spilled += 1
+            self._pending = []
+
+    def __len__(self) -> int:
+        return self._spilled * self._batch + len(self._pending)
+
+    def __iter__(self) -> Iterator[Action]:
+        if self._spill is not None:
+            self._spill.seek(0)
+            for _ in range(self._spilled):
+                yield from pickle.load(self._spill)
+        yield from self._pending
+
+    def close(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None

@@ -35,7 +35,7 @@ class _Folder:
 def package_folders(entries: Iterable[Listed], rules: ScanRules) -> dict[str, Aggregate]:
     """Pass 1: package id -> (size, mtime) of the files directly inside it."""
     found: dict[str, Aggregate] = {}
-    if not (rules.packages_enabled and rules.packages) and not rules.known_packages:
+    if not rules.folds_packages:
         return found
     stack: list[_Folder] = []  # open folders with files directly inside, outermost first
 

@@ -71,6 +71,11 @@ class ScanRules:
         """Whether any include or exclude rule is set (else every file is tracked)."""
         return bool(self.include or self.exclude)
 
+    @property
+    def folds_packages(self) -> bool:
+        """Whether some folder may be a package (then the listing needs two passes)."""
+        return (self.packages_enabled and bool(self.packages)) or bool(self.known_packages)
+
     def _folders_match(self, which: str, globs: tuple[Glob, ...], folder: str) -> bool:
         key = (which, folder)
         verdict = self._folder_cache.get(key)

@@ -2,14 +2,18 @@
 
 `scan_volume(rt, volume)` is the job the scheduler runs every `sleepBetweenScans` seconds
 for volumes with `enableDiscovery` (and global `enableScans`). Steps:
-1. run the listing command on the hub host and spool its output to a temporary file: the
-   tracker is only touched once the whole listing arrived and the command exited 0, so an
-   unreachable volume or a failing `find` changes nothing but the volume's status keys;
-2. parse it, fold packages in (`packages`), merge it with the tracker's files streamed in
-   the same order (`tracked`, `compare`) and write the actions in batches (`apply`);
-3. record `last_scan`, `scan_duration`, `exit_scan`, `stderr_scan` (and `scannedOnce`) on
+1. run the listing command on the hub host; the tracker's files are read ahead meanwhile;
+2. parse the output and merge it with the tracker's files streamed in the same order
+   (`tracked`, `compare`). Without packages this happens while the listing streams in, and
+   the actions wait in an `ActionBuffer`; with packages the listing is spooled to a
+   temporary file first, because folding packages in (`packages`) takes two passes;
+3. only once the whole listing arrived and the command exited 0, write the actions in
+   batches (`apply`): an unreachable volume or a failing `find` changes nothing but the
+   volume's status keys;
+4. record `last_scan`, `scan_duration`, `exit_scan`, `stderr_scan` (and `scannedOnce`) on
    the `volume/<name>` object and the `syncplanet_scan_duration_seconds` gauge.
-Memory stays flat: the listing lives in the spool file, the tracker side in pages.
+Memory stays flat: the listing lives in the spool file or is consumed as it comes, the
+tracker side in pages, the actions beyond one batch in a spill file.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import IO
@@ -27,7 +31,7 @@ from reconciler.config import SyncConfig, VolumeConfig
 from reconciler.domain import VOLUME_PREFIX
 from reconciler.remote import CommandFailed, parse_url
 from reconciler.runtime import Runtime
-from reconciler.scan.apply import apply_actions
+from reconciler.scan.apply import ActionBuffer, apply_actions
 from reconciler.scan.compare import ActionKind, OrderError, ScanContext, compare
 from reconciler.scan.listing import Listed, ListingError, ListingParser, listing_argv
 from reconciler.scan.packages import arrange, package_folders
@@ -98,16 +102,20 @@ def _context(
 
 def _entries(spool: IO[bytes], parser: ListingParser) -> Iterator[Listed]:
     spool.seek(0)
-    while chunk := spool.read(CHUNK):
+    yield from _parse(iter(lambda: spool.read(CHUNK), b""), parser)
+
+
+def _parse(chunks: Iterable[bytes], parser: ListingParser) -> Iterator[Listed]:
+    for chunk in chunks:
         yield from parser.feed(chunk)
     parser.close()
 
 
-def _receive(rt: Runtime, volume: VolumeConfig, spool: IO[bytes]) -> None:
+def _listing(rt: Runtime, volume: VolumeConfig) -> Iterator[bytes]:
+    """The listing command's output, in chunks; `ScanFailed` if it did not exit 0."""
     argv = listing_argv(parse_url(volume.url), rt.ssh)
     try:
-        for chunk in rt.shell.stream(argv):
-            spool.write(chunk)
+        yield from rt.shell.stream(argv)
     except CommandFailed as exc:
         raise ScanFailed(exc.exit_code, exc.stderr.strip()) from exc
     except OSError as exc:
@@ -122,29 +130,13 @@ def _merge(
     parser: ListingParser,
     done: Counter[ActionKind],
 ) -> None:
-    """Receive the listing, then merge it with the tracker and write the differences."""
+    """Receive the listing, merge it with the tracker, then write the differences."""
     tracked = ReadAhead(iter_tracked(rt.store, vol.name))  # while the volume is listed
+    actions = ActionBuffer()
     try:
-        _merge_with(rt, vol, ctx, rules, parser, done, tracked)
-    finally:
-        tracked.close()
-
-
-def _merge_with(
-    rt: Runtime,
-    vol: VolumeConfig,
-    ctx: ScanContext,
-    rules: ScanRules,
-    parser: ListingParser,
-    done: Counter[ActionKind],
-    tracked: Iterable[Tracked],
-) -> None:
-    with tempfile.TemporaryFile(prefix="spctl-scan-") as spool:
-        _receive(rt, vol, spool)
-        empty = spool.tell() == 0
-        packages = package_folders(_entries(spool, ListingParser()), rules)
-        listed = arrange(_entries(spool, parser), rules, packages)
-        if empty:
+        merge = _merge_spooled if rules.folds_packages else _merge_live
+        listed_any = merge(rt, vol, ctx, rules, parser, tracked, actions)
+        if not listed_any:
             with rt.store.read() as tx:
                 if holds_any(tx.conn, vol.name):
                     raise ScanFailed(
@@ -152,8 +144,61 @@ def _merge_with(
                         f"volume root {vol.url} is empty but the tracker has files from it: "
                         "refusing to mark them deleted (is the storage mounted?)",
                     )
-        actions = compare(listed, iter(tracked), ctx)
+        tracked.close()  # the merge consumed it: nothing more to read
         apply_actions(rt.store, actions, ctx, done)
+    finally:
+        tracked.close()
+        actions.close()
+
+
+def _merge_live(
+    rt: Runtime,
+    vol: VolumeConfig,
+    ctx: ScanContext,
+    rules: ScanRules,
+    parser: ListingParser,
+    tracked: Iterable[Tracked],
+    actions: ActionBuffer,
+) -> bool:
+    """Compare while the listing streams in; return whether it listed anything."""
+    received = 0
+
+    def chunks() -> Generator[bytes, None, None]:
+        nonlocal received
+        for chunk in _listing(rt, vol):
+            received += len(chunk)
+            yield chunk
+
+    source = chunks()
+    try:
+        listed = arrange(_parse(source, parser), rules, {})
+        for action in compare(listed, tracked, ctx):
+            actions.append(action)
+    finally:
+        source.close()  # stops the command if the merge failed half-way
+    return received > 0
+
+
+def _merge_spooled(
+    rt: Runtime,
+    vol: VolumeConfig,
+    ctx: ScanContext,
+    rules: ScanRules,
+    parser: ListingParser,
+    tracked: Iterable[Tracked],
+    actions: ActionBuffer,
+) -> bool:
+    """Spool the listing, find its packages (pass 1), then compare (pass 2)."""
+    with tempfile.TemporaryFile(prefix="spctl-scan-") as spool:
+        for chunk in _listing(rt, vol):
+            spool.write(chunk)
+        if spool.tell() == 0:
+            return False
+        packages = package_folders(_entries(spool, ListingParser()), rules)
+        listed = arrange(_entries(spool, parser), rules, packages)
+        for action in compare(listed, tracked, ctx):
+            actions.append(action)
+    return True
 
 
 def scan_volume(rt: Runtime, volume: str) -> ScanReport:

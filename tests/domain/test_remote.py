@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from reconciler.remote import (
     CommandFailed,
     FabricShell,
+    HubShell,
     InvalidUrl,
     LocalShell,
     SshSettings,
@@ -59,6 +62,15 @@ def test_fabric_shell_moves_big_stdin_and_stdout_without_deadlock(
         assert shell.run(["printf", "%s", name]).stdout == name.encode()  # no shell expansion
         with pytest.raises(CommandFailed):
             list(shell.stream(["sh", "-c", "echo partial; exit 3"]))
+        line = "fabric stream never ends"
+        assert_stops_early(shell, line)
+        # the command is gone with its channel; the kept-open connection still works
+        for _ in range(100):
+            if shell.run(["pgrep", "-f", line]).exit_code == 1:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the remote command outlived the closed stream")
     finally:
         shell.close()
 
@@ -77,9 +89,20 @@ def test_fabric_shell_refuses_an_unknown_host_key(
         shell.run(["true"])
 
 
+def assert_stops_early(shell: HubShell, line: str) -> None:
+    """A consumer that stops reading an endless stream does not hang on the command."""
+    stream = shell.stream(["yes", line])
+    assert next(stream).startswith(line.encode())
+    closer = threading.Thread(target=stream.close, daemon=True)
+    closer.start()
+    closer.join(timeout=20)
+    assert not closer.is_alive(), "closing the stream waited on a command that never ends"
+
+
 def test_local_shell_stream_and_failure() -> None:
     shell = LocalShell()
     assert b"".join(shell.stream(["printf", "a\\0b"])) == b"a\0b"
     with pytest.raises(CommandFailed) as info:
         list(shell.stream(["sh", "-c", "echo oops >&2; exit 4"]))
     assert info.value.exit_code == 4 and "oops" in info.value.stderr
+    assert_stops_early(shell, "local stream never ends")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -366,6 +368,40 @@ def test_a_failing_find_or_an_empty_root_changes_nothing(world: World) -> None:
     assert (empty.status, empty.exit_code) == (ScanStatus.FAILED, 3)
     assert "is the storage mounted" in empty.stderr
     assert world.snapshot() == before
+
+
+def test_a_listing_that_fails_half_way_changes_nothing(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """find lists most of the volume, then fails (an unreadable folder): the entries that
+    streamed in before the exit status are compared but never written."""
+    root = tmp_path / "studio"  # a volume mounted on the hub host: listed by a local `sh`
+    world.put({"_id": "volume/studio", "name": "studio", "url": f"{root}/",
+               "enableDiscovery": True})  # fmt: skip
+    for i in range(3000):  # ~150 KB of listing: several chunks reach the compare first
+        write(root / f"shots/plate-with-a-long-name-{i:05d}.exr", b"", mtime=PAST)
+    for i in range(10):
+        write(root / f"secret/{i}.exr", b"s", mtime=PAST)
+    assert world.scan("studio").actions == {"publish": 3010}
+    write(root / "shots/new.exr", b"new")
+    before = world.snapshot()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    find = bin_dir / "find"  # the real find, but `secret/` is unreadable
+    find.write_text(
+        "#!/bin/sh\n"
+        f'{shutil.which("find")} "$@" | grep -zv /secret/\n'
+        "echo \"find: '$1/secret': Permission denied\" >&2\n"
+        "exit 1\n"
+    )
+    find.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    failed = world.scan("studio")
+    assert (failed.status, failed.exit_code, failed.actions) == (ScanStatus.FAILED, 1, {})
+    assert "Permission denied" in failed.stderr
+    assert world.snapshot() == before  # no publish of new.exr, no deletion of secret/
+    monkeypatch.undo()
+    assert world.scan("studio").actions == {"publish": 1}
 
 
 def test_disabled_discovery_does_nothing(world: World) -> None:
