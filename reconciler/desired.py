@@ -6,7 +6,7 @@ the per-site rows the store keeps as its work-queue index. No I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -162,11 +162,39 @@ def _wanted(
     return cfg.globals.sync_everywhere
 
 
-def site_rows(doc: Mapping[str, Any], cfg: SyncConfig) -> list[SiteRow]:
+def volume_scope(changed: Iterable[str], cfg: SyncConfig) -> str | None:
+    """The one volume whose row alone can change when only `changed` keys change, if any.
+
+    A volume's own keys (`sync_`, `synced_`, `syncing_`, `syncError_`, `syncLastAttempt_`,
+    `syncAttempts_` + its name) are read by its row only: a reception's outcome changes one
+    row per file. The hub's keys are not (its `synced_` makes every volume's row ready).
+    """
+    scope: str | None = None
+    for key in changed:
+        if key == "sync_priority":  # every row's priority, whatever the volume names
+            return None
+        prefix, _, site = key.partition("_")
+        if prefix not in _OWN_KEY_PREFIXES or site not in cfg.volumes or site == cfg.hub_name:
+            return None
+        if scope is not None and site != scope:
+            return None
+        scope = site
+    return scope
+
+
+_OWN_KEY_PREFIXES = frozenset(
+    k.partition("_")[0]
+    for k in (sync_key("x"), synced_key("x"), syncing_key("x"), error_key("x"),
+              last_attempt_key("x"), attempts_key("x"))
+)  # fmt: skip
+
+
+def site_rows(doc: Mapping[str, Any], cfg: SyncConfig, only: str | None = None) -> list[SiteRow]:
     """The per-site index rows of one file document (hub first, then volumes).
 
     Runs on every write of a file, so it reads each key once; `tests/domain` checks it
-    against `decide`, `site_state` and `next_retry` on generated documents.
+    against `decide`, `site_state` and `next_retry` on generated documents. `only` = a
+    volume: that volume's row alone (see `volume_scope`).
     """
     get = doc.get
     file_id = str(doc["_id"])
@@ -205,12 +233,14 @@ def site_rows(doc: Mapping[str, Any], cfg: SyncConfig) -> list[SiteRow]:
 
     hub = cfg.hub_name
     if hub is not None:
-        rows.append(row(hub, wanted=origin is not None and not deleted, ready=True))
+        if only is None:
+            rows.append(row(hub, wanted=origin is not None and not deleted, ready=True))
         hub_synced = _number(get(_site_keys(hub)[0]))
     else:
         hub_synced = None
     hub_ready = hub_synced is not None and hub_synced >= time
-    for name, volume in cfg.volumes.items():
+    volumes = cfg.volumes.items() if only is None else [(only, cfg.volumes[only])]
+    for name, volume in volumes:
         wanted = _wanted(get, volume, cfg, matching, origin, deleted)
         synced_k, syncing_k, error_k, _ = _site_keys(name)
         held = get(synced_k) is not None

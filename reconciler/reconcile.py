@@ -171,6 +171,7 @@ def _record(
     with rt.store.write() as tx:
         docs = tx.get_many(ids, for_update=True)  # a scan may patch them meanwhile
         updated: list[Mapping[str, Any]] = []
+        keys: set[str] = set()  # every key changed: a reception's touch one volume's row
         for item, doc in zip(items, docs, strict=True):
             if doc is None:
                 continue
@@ -193,8 +194,9 @@ def _record(
                     doc.pop(key, None)
                 else:
                     doc[key] = value
+            keys.update(changes)
             updated.append(doc)
-        tx.put_many(updated)
+        tx.update_many(updated, changed_keys=keys)  # read FOR UPDATE above: they exist
         queue.release(tx.conn, plan.site, ids, rt.worker_id)
         if outcome.attempted:
             volume_id = VOLUME_PREFIX + plan.volume.name

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from reconciler.config import SyncConfig
-from reconciler.desired import SiteRow, site_rows
+from reconciler.desired import SiteRow, site_rows, volume_scope
 from reconciler.domain import (
     NodeKind,
     SiteState,
@@ -38,8 +38,11 @@ _DERIVED = (
 )  # fmt: skip
 
 
+PROMOTED_KEYS = frozenset({"_id", "#parent", "origin", "author", "time"})
+
+
 def node_columns(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The promoted, indexed columns of a document."""
+    """The promoted, indexed columns of a document (read from `PROMOTED_KEYS`)."""
     node_id = str(doc["_id"])
     parent = doc.get("#parent")
     origin = doc.get("origin")
@@ -64,7 +67,9 @@ def _row_values(row: SiteRow) -> dict[str, Any]:
 _JSON_PATH_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ROW_NAMES = ("file_id", "site", *_DERIVED)
 _WANTED, _STATE, _SIZE = (_ROW_NAMES.index(n) for n in ("wanted", "state", "size"))
+_DERIVED_AT = tuple(range(2, len(_ROW_NAMES)))
 _ROWS_SQL = f"SELECT {', '.join(_ROW_NAMES)} FROM file_sites WHERE file_id"
+_SITE_ROWS_SQL = f"SELECT {', '.join(_ROW_NAMES)} FROM file_sites WHERE site = ? AND file_id"
 
 
 def _row_tuple(row: SiteRow) -> tuple[Any, ...]:
@@ -182,21 +187,60 @@ class Tx:
         by_id = {str(d["_id"]): d for d in docs}
         taken = self.existing(by_id)
         new = [node_columns(d) for i, d in by_id.items() if i not in taken]
-        old = [node_columns(d) for i, d in by_id.items() if i in taken]
         if new:
             self.conn.execute(nodes.insert(), new)
-        if old:
-            doc_param = "CAST(? AS jsonb)" if self.dialect == "postgresql" else "?"
+        self._update_rows([d for i, d in by_id.items() if i in taken])
+        self._after_write(list(by_id.values()), removed=[])
+
+    def update_many(
+        self, docs: Sequence[Mapping[str, Any]], *, changed_keys: Collection[str] | None = None
+    ) -> None:
+        """`put_many` for documents read in this transaction (they exist: no lookup).
+
+        `changed_keys`, when given, is every key the caller set or removed on them: the
+        write then skips the indexed columns if none of their keys changed, and
+        re-derives only one volume's row when the keys are that volume's own
+        (`desired.volume_scope`: a reception's outcome).
+        """
+        by_id = {str(d["_id"]): d for d in docs}
+        written = list(by_id.values())
+        if changed_keys is None:
+            self._update_rows(written)
+            self._after_write(written, removed=[])
+            return
+        self._update_rows(written, indexed=not PROMOTED_KEYS.isdisjoint(changed_keys))
+        files = [d for d in written if node_kind(str(d["_id"])) is NodeKind.FILE]
+        if len(files) < len(written):  # not only files: the general path
+            self._after_write(written, removed=[])
+        elif files:
+            self._reindex(files, [], only=volume_scope(changed_keys, self.config()))
+
+    def _update_rows(self, docs: Sequence[Mapping[str, Any]], *, indexed: bool = True) -> None:
+        """Rewrite existing documents; `indexed=False`: their promoted columns are unchanged."""
+        if not docs:
+            return
+        rows = [node_columns(d) for d in docs]
+        if self.dialect == "postgresql":  # compares old and new values itself (HOT updates)
             self._executemany(
                 "UPDATE nodes SET kind = ?, parent = ?, origin = ?, author = ?, time = ?, "
-                f"doc = {doc_param} WHERE id = ?",
-                [
-                    (c["kind"], c["parent"], c["origin"], c["author"], c["time"],
-                     json.dumps(c["doc"]), c["id"])
-                    for c in old
-                ],
+                "doc = CAST(? AS jsonb) WHERE id = ?",
+                [(r["kind"], r["parent"], r["origin"], r["author"], r["time"],
+                  json.dumps(r["doc"]), r["id"]) for r in rows],
             )  # fmt: skip
-        self._after_write(list(by_id.values()), removed=[])
+            return
+        # SQLite rewrites the entries of every index over a column an UPDATE sets, equal or
+        # not: the document alone, then the indexed columns of the rows where they differ
+        self._executemany(
+            "UPDATE nodes SET doc = ? WHERE id = ?", [(json.dumps(r["doc"]), r["id"]) for r in rows]
+        )
+        if indexed:
+            self._executemany(
+                "UPDATE nodes SET kind = ?, parent = ?, origin = ?, author = ?, time = ? "
+                "WHERE id = ? AND (kind IS NOT ?1 OR parent IS NOT ?2 OR origin IS NOT ?3 "
+                "OR author IS NOT ?4 OR time IS NOT ?5)",
+                [(r["kind"], r["parent"], r["origin"], r["author"], r["time"], r["id"])
+                 for r in rows],
+            )  # fmt: skip
 
     def patch(self, node_id: str, changes: Mapping[str, Any]) -> Doc | None:
         """Set keys (a None value deletes the key); return the new document or None."""
@@ -298,13 +342,18 @@ class Tx:
         if files or gone:
             self._reindex(files, gone)
 
-    def _reindex(self, docs: Sequence[Mapping[str, Any]], gone: Sequence[str]) -> None:
+    def _reindex(
+        self, docs: Sequence[Mapping[str, Any]], gone: Sequence[str], only: str | None = None
+    ) -> None:
         """Bring the rows of these files in line with their documents (tuples in
-        `_ROW_NAMES` order: this runs on every write, for every site of every file)."""
+        `_ROW_NAMES` order: this runs on every write, for every site of every file);
+        `only` = a volume: that volume's rows alone can have changed."""
         cfg = self.config()
-        new_rows = {(r.file_id, r.site): _row_tuple(r) for d in docs for r in site_rows(d, cfg)}
+        new_rows = {
+            (r.file_id, r.site): _row_tuple(r) for d in docs for r in site_rows(d, cfg, only)
+        }
         ids = [str(d["_id"]) for d in docs] + list(gone)
-        old_rows = self._rows_of(ids)
+        old_rows = self._rows_of(ids, only)
         deltas: Counter[tuple[str, str, str]] = Counter()
         for row, sign in [(r, -1) for r in old_rows.values()] + [(r, 1) for r in new_rows.values()]:
             if row[_WANTED]:
@@ -312,7 +361,15 @@ class Tx:
                 deltas[(row[1], row[_STATE], "bytes")] += sign * row[_SIZE]
         stale = [k for k in old_rows if k not in new_rows]
         inserts = [r for k, r in new_rows.items() if k not in old_rows]
-        updates = [r for k, r in new_rows.items() if k in old_rows and old_rows[k][2:] != r[2:]]
+        # an UPDATE rewrites the entries of every index over a column it sets, equal or
+        # not (SQLite): set only the columns that changed, one statement per column set
+        updates: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+        for key, row in new_rows.items():
+            before = old_rows.get(key)
+            if before is None or before[2:] == row[2:]:
+                continue
+            changed = tuple(i for i in _DERIVED_AT if before[i] != row[i])
+            updates.setdefault(changed, []).append((*(row[i] for i in changed), *key))
         if stale:
             self._executemany("DELETE FROM file_sites WHERE file_id = ? AND site = ?", stale)
         if inserts:
@@ -321,23 +378,24 @@ class Tx:
                 f"VALUES ({', '.join('?' for _ in _ROW_NAMES)})",
                 inserts,
             )
-        if updates:
-            self._executemany(
-                "UPDATE file_sites SET "
-                + ", ".join(f"{c} = ?" for c in _DERIVED)
-                + " WHERE file_id = ? AND site = ?",
-                [(*r[2:], r[0], r[1]) for r in updates],
-            )
+        for changed, rows in updates.items():
+            sets = ", ".join(f"{_ROW_NAMES[i]} = ?" for i in changed)
+            self._executemany(f"UPDATE file_sites SET {sets} WHERE file_id = ? AND site = ?", rows)
         self._apply_counts(deltas)
 
     def _executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         sql.execute_many(self.conn, statement, rows)
 
-    def _rows_of(self, ids: Sequence[str]) -> dict[tuple[str, str], tuple[Any, ...]]:
+    def _rows_of(
+        self, ids: Sequence[str], site: str | None = None
+    ) -> dict[tuple[str, str], tuple[Any, ...]]:
         out: dict[tuple[str, str], tuple[Any, ...]] = {}
+        head = _ROWS_SQL if site is None else _SITE_ROWS_SQL
         for start in range(0, len(ids), BATCH):
             chunk = list(ids[start : start + BATCH])
-            for row in self._select_in(_ROWS_SQL, chunk):
+            clause, params = sql.in_ids(self.conn, chunk)
+            args = params if site is None else [site, *params]
+            for row in sql.execute(self.conn, f"{head}{clause}", args):
                 out[(row[0], row[1])] = tuple(row)
         return out
 

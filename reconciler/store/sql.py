@@ -1,14 +1,17 @@
 """Driver-level statements for the store's hot paths (written with `?` placeholders).
 
-SQLAlchemy builds parameters row by row and expands every `IN (...)` list at each call,
-which cost as much as the database work on the reconciler's per-batch writes. These
-helpers send such statements to the driver as they are, on SQLite (qmark) and PostgreSQL
-(psycopg's `%s`, and `= ANY(%s)` with one array for an id list).
+SQLAlchemy builds parameters row by row, expands every `IN (...)` list at each call and
+wraps every fetched row, which cost as much as the database work on the reconciler's
+per-batch writes. These helpers send such statements through a cursor of the DB-API
+connection that the SQLAlchemy connection holds (same transaction), on SQLite (qmark) and
+PostgreSQL (psycopg's `%s`, and `= ANY(%s)` with one array for an id list). Driver errors
+come out as SQLAlchemy's exception classes, like everywhere else in the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,12 +29,30 @@ def in_ids(conn: sa.Connection, ids: Sequence[str]) -> tuple[str, list[Any]]:
 
 
 def execute(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-    """Run one statement; the rows it returns (none for a write)."""
-    result = conn.exec_driver_sql(_native(conn, sql), tuple(params))
-    return list(result) if result.returns_rows else []
+    """Run one statement; the rows it returns as tuples (none for a write)."""
+    statement, args = _native(conn, sql), tuple(params)
+    with _cursor(conn, statement, args) as cursor:
+        cursor.execute(statement, args)
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def execute_many(conn: sa.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """Run one statement for many parameter rows (the driver's executemany)."""
     if rows:
-        conn.exec_driver_sql(_native(conn, sql), [tuple(r) for r in rows])
+        statement = _native(conn, sql)
+        with _cursor(conn, statement, rows) as cursor:
+            cursor.executemany(statement, [tuple(r) for r in rows])
+
+
+@contextmanager
+def _cursor(conn: sa.Connection, statement: str, params: Any) -> Iterator[Any]:
+    raw = conn.connection.dbapi_connection
+    assert raw is not None, "the connection is closed"
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = raw.cursor()
+    try:
+        yield cursor
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, params, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()

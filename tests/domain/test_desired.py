@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from reconciler.config import SyncConfig
-from reconciler.desired import decide, file_priority, next_retry, site_rows, site_state
+from reconciler.desired import (
+    decide,
+    file_priority,
+    next_retry,
+    site_rows,
+    site_state,
+    volume_scope,
+)
 from reconciler.domain import SiteState
 
 
@@ -223,3 +230,57 @@ def test_site_rows_agree_with_the_rule_functions_on_generated_documents() -> Non
             up_to_date = row.state is S.SYNCED and site != doc.get("origin")
             if row.pending:
                 assert row.wanted and not up_to_date, (doc, site)
+
+
+def test_a_volumes_own_keys_change_its_row_alone_on_generated_documents() -> None:
+    """`volume_scope` lets a write re-derive one row: prove that no other row moves."""
+    import random
+
+    rng = random.Random(11)
+    cfg = config(
+        RENDERS, NO_TOKYO, {"_id": "volume/oslo", "url": "/o/", "propagateDeletions": True}
+    )
+    sites = ["hub", "paris", "tokyo", "rome", "oslo"]
+    values: list[Any] = [None, True, False, 0, 5, 10, 20, 20.5, "x", 255, 23]
+    own = ("sync_", "synced_", "syncing_", "syncError_", "syncLastAttempt_", "syncAttempts_")
+    for _ in range(3000):
+        doc: dict[str, Any] = {"_id": rng.choice(["/renders/a.exr", "/x/b.tmp", "/c"])}
+        for key in ["time", "file_size", "origin", "deleted", "syncEverywhere", "sync_priority"]:
+            if rng.random() < 0.6:
+                doc[key] = rng.choice([*values, "paris", "tokyo", "oslo"])
+        for site in sites:
+            for prefix in own:
+                if rng.random() < 0.3:
+                    doc[prefix + site] = rng.choice(values)
+        volume = rng.choice(["paris", "tokyo", "rome", "oslo"])
+        changed = [p + volume for p in own if rng.random() < 0.5] or ["synced_" + volume]
+        after = dict(doc)
+        for key in changed:
+            value = rng.choice(values)
+            if value is None:
+                after.pop(key, None)
+            else:
+                after[key] = value
+        assert volume_scope(changed, cfg) == volume
+        before_rows = {r.site: r for r in site_rows(doc, cfg)}
+        after_rows = {r.site: r for r in site_rows(after, cfg)}
+        others = (set(before_rows) | set(after_rows)) - {volume}
+        assert {s: before_rows.get(s) for s in others} == {s: after_rows.get(s) for s in others}, (
+            doc,
+            changed,
+        )
+        assert site_rows(after, cfg, only=volume) == (
+            [after_rows[volume]] if volume in after_rows else []
+        ), (after, volume)
+
+
+def test_the_scope_of_changed_keys() -> None:
+    cfg = config()
+    assert volume_scope(["synced_paris", "syncing_paris", "syncError_paris"], cfg) == "paris"
+    assert volume_scope(["syncAttempts_tokyo", "syncLastAttempt_tokyo"], cfg) == "tokyo"
+    assert volume_scope(["synced_paris", "synced_tokyo"], cfg) is None  # two volumes
+    assert volume_scope(["synced_hub"], cfg) is None  # the hub makes every volume ready
+    assert volume_scope(["synced_paris", "file_size"], cfg) is None  # every row's size
+    assert volume_scope(["synced_nowhere"], cfg) is None  # not a volume
+    assert volume_scope(["sync_priority"], config({"_id": "volume/priority", "url": "/x/"})) is None
+    assert volume_scope([], cfg) is None

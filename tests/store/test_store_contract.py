@@ -229,3 +229,107 @@ def test_mark_syncing_leaves_what_the_general_patch_leaves(store: Store, tmp_pat
         tx.patch_many({i: {"syncing_hub": 99} for i in ids})
     assert _state_of(store) == _state_of(reference)
     reference.close()
+
+
+def _full_state(store: Store) -> tuple[list[object], ...]:
+    import sqlalchemy as sa
+
+    with store.read() as tx:
+        docs = [tx.get(f"/f{i}") for i in range(6)]
+        columns = [
+            tuple(r)
+            for r in tx.conn.execute(
+                sa.text("SELECT id, kind, parent, origin, author, time FROM nodes ORDER BY id")
+            )
+        ]
+        rows = [
+            tuple(r)
+            for r in tx.conn.execute(
+                sa.text(
+                    "SELECT file_id, site, wanted, state, pending, ready, failed, removal, "
+                    "next_retry, priority, time, size, origin FROM file_sites "
+                    "ORDER BY file_id, site"
+                )
+            )
+        ]
+        counts = sorted(
+            (site, state, c.files.get(state, 0), c.bytes.get(state, 0))
+            for site, c in q.counts(tx.conn).items()
+            for state in c.files
+            if c.files.get(state) or c.bytes.get(state)
+        )
+    return docs, columns, rows, counts  # type: ignore[return-value]
+
+
+def test_update_many_with_changed_keys_leaves_what_the_general_write_leaves(
+    store: Store, tmp_path: object
+) -> None:
+    """The reconciler's record path (doc-only rewrite, one volume's rows re-derived)."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    reference = Store.open(f"sqlite:///{tmp_path / 'reference.db'}")
+    files = [
+        {"_id": "/f0", "origin": "paris", "time": 10, "file_size": 3, "synced_hub": 10},
+        {"_id": "/f1", "origin": "paris", "time": 10, "synced_hub": 5, "syncing_tokyo": 9},
+        {"_id": "/f2", "origin": "paris", "time": 10, "synced_hub": 12, "sync_tokyo": False},
+        {"_id": "/f3", "origin": "paris", "time": 10, "synced_hub": 10, "file_size": 8,
+         "syncError_tokyo": 23, "syncLastAttempt_tokyo": 11, "syncAttempts_tokyo": 1},
+        {"_id": "/f4", "origin": "tokyo", "time": 10, "author": "ann"},
+        {"_id": "/f5", "origin": "paris", "time": 10, "deleted": True, "synced_tokyo": 10},
+    ]  # fmt: skip
+    for s in (store, reference):
+        seed(s, *files)
+    steps: list[dict[str, object]] = [
+        {"syncing_tokyo": 40},  # a claim
+        {"syncing_tokyo": None, "synced_tokyo": 50, "syncError_tokyo": None,
+         "syncLastAttempt_tokyo": None, "syncAttempts_tokyo": None},  # delivered
+        {"syncing_tokyo": None, "syncError_tokyo": 23, "syncLastAttempt_tokyo": 60,
+         "syncAttempts_tokyo": 2},  # failed
+        {"sync_tokyo": True},  # wanted after all
+        {"syncing_hub": None, "synced_hub": 70, "file_size": 7, "file_mtime": 5},  # emission
+        {"synced_hub": 75, "syncError_hub": 12},  # the hub's keys alone: every row's `ready`
+        {"origin": "tokyo", "time": 80, "author": "bob", "#parent": "/p"},  # indexed columns
+        {"origin": None, "time": None},
+    ]  # fmt: skip
+    ids = [f"/f{i}" for i in range(6)]
+    for changes in steps:
+        with store.write() as tx:
+            docs = [d for d in tx.get_many(ids, for_update=True) if d is not None]
+            for doc in docs:
+                for key, value in changes.items():
+                    if value is None:
+                        doc.pop(key, None)
+                    else:
+                        doc[key] = value
+            tx.update_many(docs, changed_keys=set(changes))
+        with reference.write() as tx:
+            tx.patch_many({i: changes for i in ids})
+        assert _full_state(store) == _full_state(reference), changes
+        assert_derived_from_documents(store)
+    reference.close()
+
+
+def assert_derived_from_documents(store: Store) -> None:
+    """Indexed columns, rows and counts as computed afresh from the stored documents."""
+    from reconciler.desired import site_rows
+    from reconciler.store.documents import node_columns
+
+    docs, columns, rows, counts = _full_state(store)
+    files = [d for d in docs if d is not None]
+    assert [c for c in columns if str(c[0]).startswith("/")] == [
+        tuple(node_columns(d)[k] for k in ("id", "kind", "parent", "origin", "author", "time"))
+        for d in sorted(files, key=lambda d: d["_id"])
+    ]
+    with store.read() as tx:
+        cfg = tx.config()
+    fresh = sorted(
+        (r.file_id, r.site, int(r.wanted), r.state.value, int(r.pending), int(r.ready),
+         int(r.failed), int(r.removal), r.next_retry, r.priority, r.time, r.size, r.origin)
+        for d in files
+        for r in site_rows(d, cfg)
+    )  # fmt: skip
+    assert rows == fresh
+    with store.write() as tx:
+        tx.recount()
+    assert _full_state(store)[3] == counts
