@@ -316,7 +316,7 @@ def assert_derived_from_documents(store: Store) -> None:
     from reconciler.store.documents import node_columns
 
     docs, columns, rows, counts = _full_state(store)
-    files = [d for d in docs if d is not None]
+    files = [d for d in docs if isinstance(d, dict)]
     assert [c for c in columns if str(c[0]).startswith("/")] == [
         tuple(node_columns(d)[k] for k in ("id", "kind", "parent", "origin", "author", "time"))
         for d in sorted(files, key=lambda d: d["_id"])
