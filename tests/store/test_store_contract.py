@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from reconciler.store import Store
 from reconciler.store import queue as q
@@ -231,7 +232,7 @@ def test_mark_syncing_leaves_what_the_general_patch_leaves(store: Store, tmp_pat
     reference.close()
 
 
-def _full_state(store: Store) -> tuple[list[object], ...]:
+def _full_state(store: Store) -> tuple[Any, ...]:
     import sqlalchemy as sa
 
     with store.read() as tx:
@@ -258,7 +259,7 @@ def _full_state(store: Store) -> tuple[list[object], ...]:
             for state in c.files
             if c.files.get(state) or c.bytes.get(state)
         )
-    return docs, columns, rows, counts  # type: ignore[return-value]
+    return docs, columns, rows, counts
 
 
 def test_update_many_with_changed_keys_leaves_what_the_general_write_leaves(
