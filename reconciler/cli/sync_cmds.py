@@ -1,4 +1,5 @@
-"""spctl commands of the reconciler: `spctl reconcile` (the loop) and `spctl run` (API + loop).
+"""spctl commands of the reconciler: `spctl reconcile` (the loop), `spctl scan` (discovery
+once) and `spctl run` (API + loop).
 
 Thin adapters: parse options, open the store, build the hub session, then hand over to
 `reconciler.scheduler` (and uvicorn for `run`). One `Metrics` is shared by the loop and the
@@ -18,7 +19,14 @@ import typer
 
 from reconciler.cli.common import DbOpt, ServerOpt, clean_errors, fail
 from reconciler.metrics import Metrics
-from reconciler.scheduler import HubSession, Scheduler, open_session, reconcile_once
+from reconciler.scan import ScanReport, ScanStatus, scan_volume
+from reconciler.scheduler import (
+    HubSession,
+    Scheduler,
+    open_session,
+    reconcile_once,
+    scanned_volumes,
+)
 from reconciler.store import Store
 from reconciler.store.engine import data_home
 
@@ -70,8 +78,57 @@ def _metrics_for(store: Store) -> Metrics:
     return metrics
 
 
+def describe_scan(report: ScanReport) -> str:
+    """One line per volume for `spctl scan`."""
+    head = f"scan {report.volume}: "
+    if report.status is ScanStatus.DISABLED:
+        return head + "disabled (enableDiscovery on the volume, enableScans globally)"
+    if report.status is ScanStatus.FAILED:
+        return head + f"failed (exit {report.exit_code}): {report.stderr.strip()}"
+    changed = ", ".join(f"{kind} {n}" for kind, n in report.actions.items())
+    line = head + f"done, {report.listed} listed, {changed or 'nothing changed'}"
+    return line + (f" ({report.stderr})" if report.stderr else "")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `reconcile` and `run` to `app`."""
+    """Add `reconcile`, `scan` and `run` to `app`."""
+
+    @app.command("scan")
+    @clean_errors
+    def scan_cmd(
+        volumes: Annotated[
+            list[str] | None,
+            typer.Argument(metavar="VOLUME", help="Default: every volume with enableDiscovery"),
+        ] = None,
+        log_level: LogOpt = "warning",
+        db: DbOpt = None,
+        server: ServerOpt = None,
+    ) -> None:
+        """Scan volumes once and bring the tracker in line (nothing is transferred)."""
+        _local_only(server, "scan")
+        _logging(log_level)
+        store = Store.open(db)
+        try:
+            with store.read() as tx:
+                cfg = tx.config()
+            names = list(dict.fromkeys(volumes or scanned_volumes(cfg)))
+            for name in names:
+                if name not in cfg.volumes:
+                    known = ", ".join(sorted(cfg.volumes)) or "none"
+                    fail(f"VOLUME: no volume named {name!r} (volumes: {known})")
+            if not names:
+                typer.echo("scan: no volume to scan (enableDiscovery and enableScans are off)")
+                return
+            session = open_session(store, metrics=_metrics_for(store))
+            try:
+                reports = [scan_volume(session.rt, name) for name in names]
+            finally:
+                session.close()
+        finally:
+            store.close()
+        for report in reports:
+            typer.echo(describe_scan(report))
+        raise typer.Exit(1 if any(r.status is ScanStatus.FAILED for r in reports) else 0)
 
     @app.command("reconcile")
     @clean_errors

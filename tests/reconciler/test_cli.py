@@ -109,3 +109,39 @@ def test_the_loop_serves_metrics_and_stops_on_sigterm(world: WorldFactory, tmp_p
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
+
+
+def test_scan_once_reports_each_volume_and_fails_for_an_unreachable_one(
+    world: WorldFactory, tmp_path: Path
+) -> None:
+    w: World = world("paris", "london", "rome", enableScans=True)
+    w.volume("paris", enableDiscovery=True)
+    w.volume("london", enableDiscovery=True)
+    w.write("paris", "/shots/a.exr", b"a")
+    w.write("paris", "/shots/b.exr", b"b")
+
+    first = spctl(w, "scan", "paris", home=tmp_path)
+    assert (first.returncode, first.stdout) == (0, "scan paris: done, 2 listed, publish 2\n")
+    assert w.doc("/shots/a.exr")["origin"] == "paris"
+    assert spctl(w, "scan", home=tmp_path).stdout.splitlines() == [  # discovery on
+        "scan london: done, 0 listed, nothing changed",
+        "scan paris: done, 2 listed, nothing changed",
+    ]
+    assert spctl(w, "scan", "rome", home=tmp_path).stdout == (
+        "scan rome: disabled (enableDiscovery on the volume, enableScans globally)\n"
+    )
+
+    w.sites["london"].stop()
+    down = spctl(w, "scan", "paris", "london", home=tmp_path)
+    assert down.returncode == 1
+    lines = down.stdout.splitlines()
+    assert lines[0] == "scan paris: done, 2 listed, nothing changed"
+    assert lines[1].startswith("scan london: failed (exit 255): ")
+    assert "Traceback" not in down.stderr
+
+
+def test_scan_names_an_unknown_volume(world: WorldFactory, tmp_path: Path) -> None:
+    w: World = world("paris")
+    result = spctl(w, "scan", "nowhere", home=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: VOLUME: no volume named 'nowhere' (volumes: paris)")
