@@ -132,10 +132,9 @@ def _merge(
 ) -> None:
     """Receive the listing, merge it with the tracker, then write the differences."""
     tracked = ReadAhead(iter_tracked(rt.store, vol.name))  # while the volume is listed
-    actions = ActionBuffer()
+    merge = _Merge(rt, vol, ctx, rules, parser, tracked, ActionBuffer())
     try:
-        merge = _merge_spooled if rules.folds_packages else _merge_live
-        listed_any = merge(rt, vol, ctx, rules, parser, tracked, actions)
+        listed_any = merge.spooled() if rules.folds_packages else merge.live()
         if not listed_any:
             with rt.store.read() as tx:
                 if holds_any(tx.conn, vol.name):
@@ -145,60 +144,55 @@ def _merge(
                         "refusing to mark them deleted (is the storage mounted?)",
                     )
         tracked.close()  # the merge consumed it: nothing more to read
-        apply_actions(rt.store, actions, ctx, done)
+        apply_actions(rt.store, merge.actions, ctx, done)
     finally:
         tracked.close()
-        actions.close()
+        merge.actions.close()
 
 
-def _merge_live(
-    rt: Runtime,
-    vol: VolumeConfig,
-    ctx: ScanContext,
-    rules: ScanRules,
-    parser: ListingParser,
-    tracked: Iterable[Tracked],
-    actions: ActionBuffer,
-) -> bool:
-    """Compare while the listing streams in; return whether it listed anything."""
-    received = 0
+@dataclass
+class _Merge:
+    """One scan's listing against the tracker; the actions wait in `actions`."""
 
-    def chunks() -> Generator[bytes, None, None]:
-        nonlocal received
-        for chunk in _listing(rt, vol):
-            received += len(chunk)
-            yield chunk
+    rt: Runtime
+    vol: VolumeConfig
+    ctx: ScanContext
+    rules: ScanRules
+    parser: ListingParser
+    tracked: Iterable[Tracked]
+    actions: ActionBuffer
 
-    source = chunks()
-    try:
-        listed = arrange(_parse(source, parser), rules, {})
-        for action in compare(listed, tracked, ctx):
-            actions.append(action)
-    finally:
-        source.close()  # stops the command if the merge failed half-way
-    return received > 0
+    def _compare(self, listed: Iterable[Listed]) -> None:
+        for action in compare(listed, self.tracked, self.ctx):
+            self.actions.append(action)
 
+    def live(self) -> bool:
+        """Compare while the listing streams in; return whether it listed anything."""
+        received = 0
 
-def _merge_spooled(
-    rt: Runtime,
-    vol: VolumeConfig,
-    ctx: ScanContext,
-    rules: ScanRules,
-    parser: ListingParser,
-    tracked: Iterable[Tracked],
-    actions: ActionBuffer,
-) -> bool:
-    """Spool the listing, find its packages (pass 1), then compare (pass 2)."""
-    with tempfile.TemporaryFile(prefix="spctl-scan-") as spool:
-        for chunk in _listing(rt, vol):
-            spool.write(chunk)
-        if spool.tell() == 0:
-            return False
-        packages = package_folders(_entries(spool, ListingParser()), rules)
-        listed = arrange(_entries(spool, parser), rules, packages)
-        for action in compare(listed, tracked, ctx):
-            actions.append(action)
-    return True
+        def chunks() -> Generator[bytes, None, None]:
+            nonlocal received
+            for chunk in _listing(self.rt, self.vol):
+                received += len(chunk)
+                yield chunk
+
+        source = chunks()
+        try:
+            self._compare(arrange(_parse(source, self.parser), self.rules, {}))
+        finally:
+            source.close()  # stops the command if the merge failed half-way
+        return received > 0
+
+    def spooled(self) -> bool:
+        """Spool the listing, find its packages (pass 1), then compare (pass 2)."""
+        with tempfile.TemporaryFile(prefix="spctl-scan-") as spool:
+            for chunk in _listing(self.rt, self.vol):
+                spool.write(chunk)
+            if spool.tell() == 0:
+                return False
+            packages = package_folders(_entries(spool, ListingParser()), self.rules)
+            self._compare(arrange(_entries(spool, self.parser), self.rules, packages))
+        return True
 
 
 def scan_volume(rt: Runtime, volume: str) -> ScanReport:
