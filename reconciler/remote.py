@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import threading
 from collections.abc import Generator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -188,6 +190,7 @@ class LocalShell:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},
+            start_new_session=True,  # its own process group: stopped as a whole
         )
         assert proc.stdout is not None and proc.stderr is not None
         err_chunks: list[bytes] = []
@@ -199,8 +202,12 @@ class LocalShell:
                 yield chunk
             done = True
         finally:
-            if not done:  # the consumer stopped early: do not wait on a full pipe
-                proc.kill()
+            if not done:
+                # the consumer stopped early: stop the whole group, or a child (the listing's
+                # `sort`) could run on, or block on the full pipe, with stderr held open
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.stdout.close()
             code = proc.wait()
             reader.join()
         if code != 0:

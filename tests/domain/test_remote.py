@@ -89,9 +89,10 @@ def test_fabric_shell_refuses_an_unknown_host_key(
         shell.run(["true"])
 
 
-def assert_stops_early(shell: HubShell, line: str) -> None:
-    """A consumer that stops reading an endless stream does not hang on the command."""
-    stream = shell.stream(["yes", line])
+def assert_stops_early(shell: HubShell, line: str, first: str = "") -> None:
+    """A consumer that stops reading an endless stream does not hang on the command, nor on
+    its children (`cat` would block on the full pipe; `first` starts before the output)."""
+    stream = shell.stream(["sh", "-c", f"{first} yes '{line}' | cat"])
     assert next(stream).startswith(line.encode())
     closer = threading.Thread(target=stream.close, daemon=True)
     closer.start()
@@ -105,4 +106,5 @@ def test_local_shell_stream_and_failure() -> None:
     with pytest.raises(CommandFailed) as info:
         list(shell.stream(["sh", "-c", "echo oops >&2; exit 4"]))
     assert info.value.exit_code == 4 and "oops" in info.value.stderr
-    assert_stops_early(shell, "local stream never ends")
+    # a child that writes nothing but keeps stderr open: only stopping the group ends it
+    assert_stops_early(shell, "local stream never ends", first="sleep 60 &")

@@ -404,6 +404,32 @@ def test_a_listing_that_fails_half_way_changes_nothing(
     assert world.scan("studio").actions == {"publish": 1}
 
 
+def test_a_listing_out_of_order_stops_the_command_and_changes_nothing(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge needs byte order: a listing that breaks it fails the scan at once."""
+    root = tmp_path / "studio"
+    world.put({"_id": "volume/studio", "name": "studio", "url": f"{root}/",
+               "enableDiscovery": True})  # fmt: skip
+    for i in range(3000):
+        write(root / f"plates/plate-with-a-long-name-{i:05d}.exr", b"", mtime=PAST)
+    assert world.scan("studio").actions == {"publish": 3000}
+    write(root / "plates/new.exr", b"new")
+    before = world.snapshot()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    sort = bin_dir / "sort"  # a sort that gets the order backwards
+    sort.write_text(f"#!/bin/sh\nexec {shutil.which('sort')} -z -r\n")
+    sort.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    failed = world.scan("studio")
+    assert (failed.status, failed.exit_code) == (ScanStatus.FAILED, 1)
+    assert "out of order" in failed.stderr
+    assert world.snapshot() == before
+    monkeypatch.undo()
+    assert world.scan("studio").actions == {"publish": 1}
+
+
 def test_disabled_discovery_does_nothing(world: World) -> None:
     world.volume("paris")
     world.volume("tokyo", enableDiscovery=True)
