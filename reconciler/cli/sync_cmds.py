@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
             if not names:
                 typer.echo("scan: no volume to scan (enableDiscovery and enableScans are off)")
                 return
-            session = open_session(store, metrics=_metrics_for(store))
+            session = open_session(store)  # one-off: no metrics to serve
             try:
                 reports = [scan_volume(session.rt, name) for name in names]
             finally:

@@ -202,18 +202,10 @@ class Tx:
         re-derives only one volume's row when the keys are that volume's own
         (`desired.volume_scope`: a reception's outcome).
         """
-        by_id = {str(d["_id"]): d for d in docs}
-        written = list(by_id.values())
-        if changed_keys is None:
-            self._update_rows(written)
-            self._after_write(written, removed=[])
-            return
-        self._update_rows(written, indexed=not PROMOTED_KEYS.isdisjoint(changed_keys))
-        files = [d for d in written if node_kind(str(d["_id"])) is NodeKind.FILE]
-        if len(files) < len(written):  # not only files: the general path
-            self._after_write(written, removed=[])
-        elif files:
-            self._reindex(files, [], only=volume_scope(changed_keys, self.config()))
+        written = list({str(d["_id"]): d for d in docs}.values())
+        indexed = changed_keys is None or not PROMOTED_KEYS.isdisjoint(changed_keys)
+        self._update_rows(written, indexed=indexed)
+        self._after_write(written, removed=[], changed_keys=changed_keys)
 
     def _update_rows(self, docs: Sequence[Mapping[str, Any]], *, indexed: bool = True) -> None:
         """Rewrite existing documents; `indexed=False`: their promoted columns are unchanged."""
@@ -329,7 +321,10 @@ class Tx:
     # ---- derived rows --------------------------------------------------------------------
 
     def _after_write(
-        self, written: Sequence[Mapping[str, Any]], removed: Sequence[Mapping[str, Any]]
+        self,
+        written: Sequence[Mapping[str, Any]],
+        removed: Sequence[Mapping[str, Any]],
+        changed_keys: Collection[str] | None = None,
     ) -> None:
         touched = [d for d in (*written, *removed) if node_kind(str(d["_id"])) is NodeKind.CONFIG]
         if touched:
@@ -340,7 +335,10 @@ class Tx:
         files = [d for d in written if node_kind(str(d["_id"])) is NodeKind.FILE]
         gone = [str(d["_id"]) for d in removed if node_kind(str(d["_id"])) is NodeKind.FILE]
         if files or gone:
-            self._reindex(files, gone)
+            only = None  # the keys of one volume alone changed: only its rows can move
+            if changed_keys is not None and not touched and not gone:
+                only = volume_scope(changed_keys, self.config())
+            self._reindex(files, gone, only)
 
     def _reindex(
         self, docs: Sequence[Mapping[str, Any]], gone: Sequence[str], only: str | None = None
