@@ -29,10 +29,11 @@ class Node(SQLModel, table=True):
     __tablename__ = "nodes"
 
     id: str = Field(sa_column=sa.Column("id", sa.Text, primary_key=True))
-    kind: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, index=True))
-    parent: str | None = Field(default=None, sa_column=sa.Column(sa.Text, index=True))
-    origin: str | None = Field(default=None, sa_column=sa.Column(sa.Text, index=True))
-    author: str | None = Field(default=None, sa_column=sa.Column(sa.Text, index=True))
+    # kind, parent, origin and author are indexed with `id` (migrations 0002-0004)
+    kind: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    parent: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    origin: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    author: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
     time: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, index=True))
     doc: dict[str, Any] = Field(sa_column=sa.Column(JSONType, nullable=False))
 
