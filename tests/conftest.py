@@ -25,7 +25,7 @@ def pg_database() -> Iterator[str]:
 
 def _truncate(store: Store) -> None:
     with store.engine.begin() as conn:
-        for table in ("nodes", "file_sites", "site_counts", "meta", "applied"):
+        for table in ("nodes", "file_sites", "site_counts", "meta", "applied", "signin_attempts"):
             conn.execute(sa.text(f"DELETE FROM {table}"))
 
 

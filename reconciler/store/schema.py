@@ -10,6 +10,8 @@
   write so metrics and status never count millions of rows.
 - `meta`: store-wide values (the configuration fingerprint the rows were derived with).
 - `applied`: ids of objects that `spctl apply` owns (prune only touches these).
+- `signin_attempts`: failed sign-ins per account and per client address in the current
+  window (the brute-force limit, shared by every API process on the store).
 Flags are small integers (0/1) so that partial-index predicates read the same on SQLite and
 PostgreSQL.
 """
@@ -81,11 +83,20 @@ class Applied(SQLModel, table=True):
     applied_at: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
 
 
+class SigninAttempt(SQLModel, table=True):
+    __tablename__ = "signin_attempts"
+
+    key: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    failures: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    window_start: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
 nodes = Node.__table__  # type: ignore[attr-defined]
 file_sites = FileSite.__table__  # type: ignore[attr-defined]
 site_counts = SiteCount.__table__  # type: ignore[attr-defined]
 meta = Meta.__table__  # type: ignore[attr-defined]
 applied = Applied.__table__  # type: ignore[attr-defined]
+signin_attempts = SigninAttempt.__table__  # type: ignore[attr-defined]
 
 # The work queues (partial indexes over pending rows, in work order). Declared here and
 # created by the migration with the same names.
