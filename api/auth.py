@@ -23,11 +23,12 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from api.secrets import SECRET_USER_KEYS
 from reconciler.domain import USER_PREFIX
 
 PASSWORD_KEY = "password"
 # Keys that hold password material on a user document; never returned, never searchable.
-SECRET_KEYS = frozenset({PASSWORD_KEY, "passwordHash"})
+SECRET_KEYS = SECRET_USER_KEYS
 DEFAULT_LIFETIME = "1d"
 _LEGACY_HEX = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{40}$")
 _UNITS = {

@@ -1,0 +1,72 @@
+"""Which stored keys are secret, and how documents are shown to callers below admin.
+
+- `SECRET_USER_KEYS`: password material of user documents (`@name`). Never returned to
+  anyone (`api.auth.public_doc`), never searchable, sortable or comparable.
+- `SECRET_CONFIG_KEYS`: keys of configuration objects (`rsyncGlobalParameters`, `hub/...`,
+  `volume/...`) that carry credentials or say where they are: `rsync_env` (where an
+  `RSYNC_PASSWORD` sits), `identityFile`, `knownHosts`, `notifiedEmails`, the SMTP account.
+  Admins read them; every other class reads `"***"` instead (SPEC §6 security, issue 11).
+  Any other configuration key whose name mentions a password or a secret counts as well.
+- The user part of an ssh URL (`ssh://sync@nas/`) is shown as `ssh://***@nas/`.
+
+Pure functions: a document in, the document as the caller may see it out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.domain import CONFIG_GLOBAL_ID, HUB_PREFIX, VOLUME_PREFIX
+
+SECRET_USER_KEYS = frozenset({"password", "passwordHash"})
+SECRET_CONFIG_KEYS = frozenset(
+    {
+        "rsync_env",
+        "identityFile",
+        "knownHosts",
+        "notifiedEmails",
+        "smtpUser",
+        "smtpPassword",
+        "smtpPasswordFromEnv",
+    }
+)
+REDACTED = "***"
+# Configuration objects that may hold secrets (sync targets hold paths and site names only).
+SECRET_CONFIG_PREFIXES = (HUB_PREFIX, VOLUME_PREFIX)
+_SECRET_NAME = re.compile(r"passw|secret|token", re.IGNORECASE)
+_URL_USER = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@]*)@")
+
+
+def has_config_secrets(node_id: object) -> bool:
+    """True for the objects whose keys `redact_config` may hide (by `_id` alone: cheap)."""
+    return isinstance(node_id, str) and (
+        node_id == CONFIG_GLOBAL_ID or node_id.startswith(SECRET_CONFIG_PREFIXES)
+    )
+
+
+def is_secret_config_key(key: str) -> bool:
+    return key in SECRET_CONFIG_KEYS or bool(_SECRET_NAME.search(key))
+
+
+def redact_url(value: Any) -> Any:
+    """`ssh://user@host/p` -> `ssh://***@host/p`; other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    return _URL_USER.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", value, count=1)
+
+
+def _redacted(key: str, value: Any) -> Any:
+    if key == "url":
+        return redact_url(value)
+    if is_secret_config_key(key) and value not in (None, ""):
+        return REDACTED  # unset stays unset: the caller learns nothing but "none configured"
+    return value
+
+
+def redact_config(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A configuration object as a non-admin sees it (other documents are returned as is)."""
+    if not has_config_secrets(doc.get("_id")):
+        return dict(doc)
+    return {k: _redacted(k, v) for k, v in doc.items()}
