@@ -30,10 +30,11 @@ BAD_REQUEST = "Bad request (empty or not well-formed)"
 class ApiFailure(Exception):
     """An HTTP error with a message for the caller."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}  # e.g. Retry-After on 429 / 503
 
 
 def bad_request(label: str, detail: str = "") -> ApiFailure:
@@ -41,8 +42,8 @@ def bad_request(label: str, detail: str = "") -> ApiFailure:
     return ApiFailure(400, f"{label} error: {reason}")
 
 
-def text_reply(status: int, message: str) -> Response:
-    return PlainTextResponse(message, status_code=status)
+def text_reply(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return PlainTextResponse(message, status_code=status, headers=headers)
 
 
 # ---- JSON bodies -------------------------------------------------------------------------
@@ -164,7 +165,7 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def _on_failure(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiFailure)
-    return text_reply(exc.status, exc.message)
+    return text_reply(exc.status, exc.message, exc.headers)
 
 
 async def _on_validation(_request: Request, exc: Exception) -> Response:
