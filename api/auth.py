@@ -46,6 +46,15 @@ class Passwords:
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self.hasher = hasher or PasswordHasher()
+        self._dummy: str | None = None
+
+    @property
+    def dummy_hash(self) -> str:
+        """A hash of a random password with the hasher's cost: sign-ins of unknown users
+        are verified against it so that they take as long as those of known users."""
+        if self._dummy is None:  # two threads may both compute it: harmless
+            self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy
 
     def hash(self, plain: str) -> str:
         return self.hasher.hash(plain)

@@ -39,6 +39,10 @@ class Settings:
     max_body: int = 50 * 1024 * 1024
     metrics_token: str | None = None
     token_lifetime: str = "1d"
+    # signIn brute-force limit: failures per account / per client address per window (s)
+    signin_max_failures: int = 5
+    signin_max_failures_per_address: int = 20
+    signin_window: float = 900.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -50,6 +54,11 @@ class Settings:
             "admin_password": os.environ.get("SPCTL_ADMIN_PASSWORD") or None,
             "max_body": int(os.environ.get("SPCTL_MAX_BODY") or 50 * 1024 * 1024),
             "metrics_token": os.environ.get("SPCTL_METRICS_TOKEN") or None,
+            "signin_max_failures": int(os.environ.get("SPCTL_SIGNIN_MAX_FAILURES") or 5),
+            "signin_max_failures_per_address": int(
+                os.environ.get("SPCTL_SIGNIN_MAX_FAILURES_PER_ADDRESS") or 20
+            ),
+            "signin_window": float(os.environ.get("SPCTL_SIGNIN_WINDOW") or 900),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not values["secret"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,10 +23,13 @@ from api.auth import (
     generate_password,
     issue_token,
     lifetime_seconds,
+    password_hash,
     public_doc,
 )
+from api.deps import UserClass
 from api.errors import ApiFailure
 from api.settings import Settings
+from api.signin_limits import SigninLimits
 from reconciler.domain import USER_NAME_RE, USER_PREFIX, NodeKind
 from reconciler.store import Store, Tx
 from reconciler.store.schema import nodes
@@ -93,35 +97,96 @@ def _lifetime(value: object, default: str) -> float | None:
         raise ApiFailure(400, f"Bad request: expiresIn: {exc}") from None
 
 
-def sign_in(
-    tx: Tx, passwords: Passwords, settings: Settings, body: Mapping[str, Any], now_ms: int
-) -> dict[str, Any]:
-    """Check the credentials; reply `{_id, user, token}` (damas-core), store `lastlogin`."""
+@dataclass(frozen=True)
+class Credentials:
+    login: str
+    password: str
+    lifetime: float | None  # None: a token that never expires (admins only)
+
+
+def credentials(body: Mapping[str, Any], settings: Settings) -> Credentials:
+    """The signIn request, checked: 400 on missing or malformed fields."""
     login, plain = body.get("username"), body.get("password")
     if not isinstance(login, str) or not isinstance(plain, str) or not login or not plain:
         raise ApiFailure(400, "Bad request: signIn needs the fields username and password")
     if "\x00" in login or "\x00" in plain:
         raise ApiFailure(400, "Bad request: username and password must not contain NUL")
-    lifetime = _lifetime(body.get("expiresIn"), settings.token_lifetime)
-    doc = find_user(tx, login)
-    if doc is None or not passwords.verify(doc.get(PASSWORD_KEY), plain):
-        raise ApiFailure(401, INVALID_CREDENTIALS)
-    if doc.get("disable"):
-        raise ApiFailure(401, "Unauthorized connection")
-    changes: dict[str, Any] = {"lastlogin": now_ms}
-    if passwords.needs_upgrade(str(doc[PASSWORD_KEY])):
-        changes[PASSWORD_KEY] = passwords.hash(plain)
-    doc = tx.patch(str(doc["_id"]), changes) or doc
-    token = issue_token(settings.secret, doc, lifetime=lifetime, now_s=now_ms / 1000)
+    return Credentials(login, plain, _lifetime(body.get("expiresIn"), settings.token_lifetime))
+
+
+def _limits(settings: Settings) -> SigninLimits:
+    return SigninLimits(
+        max_per_account=settings.signin_max_failures,
+        max_per_address=settings.signin_max_failures_per_address,
+        window=settings.signin_window,
+    )
+
+
+def _check_lifetime(doc: Mapping[str, Any], lifetime: float | None) -> None:
+    if lifetime is None and UserClass.parse(doc.get("class")) < UserClass.ADMIN:
+        raise ApiFailure(403, "Forbidden: a token that never expires (expiresIn 0) is for admins")
+
+
+def sign_in(
+    store: Store,
+    passwords: Passwords,
+    settings: Settings,
+    body: Mapping[str, Any],
+    *,
+    address: str | None,
+    now_ms: int,
+) -> dict[str, Any]:
+    """Check the credentials; reply `{_id, user, token}` (damas-core), store `lastlogin`.
+
+    The password is checked outside any transaction (argon2 is slow on purpose: inside the
+    SQLite write lock it would serialise every write of the server). Unknown users are
+    checked against a dummy hash, so that the reply time does not tell whether they exist;
+    a disabled user gets the same reply whether the password was right or not. Failures
+    count towards the brute-force limit (`api.signin_limits`): past it, 429.
+    """
+    creds = credentials(body, settings)
+    limits, now = _limits(settings), now_ms / 1000
+    with store.read() as tx:
+        doc = find_user(tx, creds.login)
+        account = str(doc["_id"]) if doc else creds.login
+        keys = limits.limits(account, address)
+        wait = limits.retry_after(tx.conn, keys, now)
+    if wait:
+        raise ApiFailure(
+            429,
+            f"Too many failed sign-ins: try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    stored = password_hash(doc) if doc else ""
+    right = passwords.verify(stored or passwords.dummy_hash, creds.password) and bool(stored)
+    if doc is None or not right or doc.get("disable"):
+        with store.write() as tx:
+            limits.count_failure(tx.conn, keys, now)
+        disabled = doc is not None and doc.get("disable")
+        raise ApiFailure(401, "Unauthorized connection" if disabled else INVALID_CREDENTIALS)
+    _check_lifetime(doc, creds.lifetime)
+    upgraded = passwords.hash(creds.password) if passwords.needs_upgrade(stored) else None
+    with store.write() as tx:
+        current = tx.get(account)
+        if current is None or password_hash(current) != stored or current.get("disable"):
+            raise ApiFailure(401, INVALID_CREDENTIALS)  # changed while we were checking
+        changes: dict[str, Any] = {"lastlogin": now_ms}
+        if upgraded is not None:
+            changes[PASSWORD_KEY] = upgraded
+        doc = tx.patch(account, changes) or current
+        limits.clear_account(tx.conn, account)
+    token = issue_token(settings.secret, doc, lifetime=creds.lifetime, now_s=now)
     return {"_id": doc["_id"], "user": public_doc(doc), "token": token}
 
 
 def create_token(tx: Tx, settings: Settings, user_id: str, body: Any, now_ms: int) -> str:
+    """A new token for the caller; one that never expires (`expiresIn` 0) for admins only."""
     expires = body.get("expiresIn") if isinstance(body, dict) else None
     lifetime = _lifetime(expires, settings.token_lifetime)
     doc = tx.get(user_id)
     if doc is None:
         raise ApiFailure(401, INVALID_CREDENTIALS)
+    _check_lifetime(doc, lifetime)
     return issue_token(settings.secret, doc, lifetime=lifetime, now_s=now_ms / 1000)
 
 

@@ -252,10 +252,10 @@ async def sign_in(
     request: Request, store: StoreDep, settings: SettingsDep, passwords: PasswordsDep
 ) -> Response:
     body = await _credentials(request)
+    address = request.client.host if request.client else None
 
     def run() -> dict[str, Any]:
-        with store.write() as tx:
-            return users.sign_in(tx, passwords, settings, body, now_ms())
+        return users.sign_in(store, passwords, settings, body, address=address, now_ms=now_ms())
 
     return JSONResponse(await run_in_threadpool(run))
 

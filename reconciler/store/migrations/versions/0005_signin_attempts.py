@@ -4,7 +4,7 @@ Revision ID: 0005_signin_attempts
 Revises: 0004_redundant_indexes
 
 One row per key (`user:<username>` or `addr:<client address>`): the failures counted in the
-current window and when that window started (epoch seconds). The limit lives in the store so
+current window and when that window started (epoch milliseconds). The limit lives in the store so
 that every API process sharing it sees the same counts.
 """
 
