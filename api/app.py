@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, openapi
 from api.auth import Passwords
 from api.routes import damas, declarative, observability, sync, web
 from api.settings import Settings
@@ -47,5 +47,6 @@ def create_app(
     for module in (damas, declarative, sync, observability, web):
         app.include_router(module.router)
     app.router.routes[:0] = damas.lean_routes()  # the hot reads skip dependency solving
+    openapi.install(app)
     ensure_admin(app.state.store, settings, app.state.passwords)
     return app
