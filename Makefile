@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SPCTL := $(VENV)/bin/spctl
 export SPCTL_HOME ?= $(CURDIR)/.data
 
-.PHONY: help install deps run test lint bench clean
+.PHONY: help install deps run test fuzz lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,6 +25,10 @@ run: deps install  ## run the embedded default: SQLite, local hub, demo volumes,
 
 test: deps install  ## run the test suite (real sshd, rsync, PostgreSQL, Prometheus, Chromium)
 	$(PY) -m pytest -n 2
+
+fuzz: install  ## a longer Schemathesis run against the API (~5 min per store; see docs/security.md)
+	SPCTL_FUZZ_EXAMPLES=$${SPCTL_FUZZ_EXAMPLES:-400} SPCTL_TEST_PG=$${SPCTL_TEST_PG:-postgresql://postgres@127.0.0.1:5432/test} \
+		$(PY) -m pytest -m fuzz -n 2 -p no:cacheprovider tests/api/test_fuzz.py
 
 lint:  ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
