@@ -34,6 +34,7 @@ from api.fastread import FastReader, read_texts
 from api.service import Context, Reply
 from api.settings import Settings
 from reconciler.store import Store, Tx
+from reconciler.version import version as syncplanet_version
 
 router = APIRouter(tags=["damas"])
 Limit = Annotated[int, Query(ge=0, description="extension: at most this many ids (0 = all)")]
@@ -290,6 +291,6 @@ def change_password(
 
 @router.get("/healthz", tags=["health"])
 def healthz(store: StoreDep) -> Response:
-    """Liveness and store reachability; no token needed."""
+    """Liveness, store reachability and the running version; no token needed."""
     read_only(store, lambda tx: tx.meta_get("config_fingerprint"))
-    return JSONResponse({"status": "ok", "store": store.dialect})
+    return JSONResponse({"status": "ok", "store": store.dialect, "version": syncplanet_version()})
