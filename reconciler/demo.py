@@ -1,7 +1,8 @@
 """The embedded default (`spctl run --demo`, `make run`): a local hub and demo volumes.
 
 Everything lives under the data directory (`SPCTL_HOME`, default
-~/.local/share/syncplanet): the demo manifests (`manifests/demo/`) name a hub folder and one
+~/.local/share/syncplanet): the demo manifests (package data `reconciler/demo_manifests/`,
+copied as the example tree `manifests/demo/`) name a hub folder and one
 folder per volume under `${SPCTL_HOME}/demo/`; this module creates those folders, gives the
 demo users a password when the environment has none (kept in `demo/credentials.json` so a
 restart signs in the same way), and applies the manifests through `reconciler.applier`,
@@ -27,8 +28,12 @@ DEMO_AUTHOR = "demo"
 
 
 def default_manifests() -> Path:
-    """`manifests/demo/` of the source tree (the package is installed editable by `make`)."""
-    return Path(__file__).resolve().parent.parent / "manifests" / "demo"
+    """The demo manifests shipped inside the package (installed or editable alike).
+
+    They are the source; `manifests/demo/` in the repository is the same files, kept as
+    the example tree to apply by hand (a test checks the two are identical).
+    """
+    return Path(__file__).resolve().parent / "demo_manifests"
 
 
 @dataclass(frozen=True)

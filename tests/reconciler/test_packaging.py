@@ -1,0 +1,136 @@
+"""SyncPlanet as an installed package: the built wheel carries what the commands read at run time.
+
+The demo manifests are package data (`reconciler/demo_manifests/`, the source);
+`manifests/demo/` is the same files kept as the example tree. The wheel is built from a copy
+of the source tree (the shared working tree stays untouched), installed without its
+dependencies into a fresh venv that sees the development venv's packages through a `.pth`
+file (but not the project's sources), and `spctl run --demo` runs from an empty directory
+until a published file reaches another demo site.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.support.sshd import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DATA = ROOT / "reconciler" / "demo_manifests"
+EXAMPLE_TREE = ROOT / "manifests" / "demo"
+
+
+def test_the_example_tree_is_the_packaged_demo_manifests() -> None:
+    packaged = {p.name: p.read_bytes() for p in PACKAGE_DATA.iterdir() if p.is_file()}
+    example = {p.name: p.read_bytes() for p in EXAMPLE_TREE.iterdir() if p.is_file()}
+    assert packaged, "no packaged demo manifests"
+    assert example == packaged, "copy reconciler/demo_manifests/ to manifests/demo/"
+
+
+def build_wheel(tmp: Path) -> Path:
+    source = tmp / "source"
+    source.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", source)
+    for package in ("reconciler", "api"):
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(ROOT / package, source / package, ignore=ignore)
+    dist = tmp / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
+        check=True,
+        timeout=600,
+    )
+    (wheel,) = dist.glob("syncplanet-*.whl")
+    return wheel
+
+
+def fresh_venv(tmp: Path, wheel: Path) -> Path:
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+         str(wheel)],
+        check=True,
+        timeout=300,
+    )  # fmt: skip
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # The dependencies, from the development venv: a plain path (its own .pth files, among
+    # them the editable install of this project, are not processed from there).
+    Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return venv
+
+
+def wait_for(check: object, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        if callable(check) and check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+def test_installed_wheel_runs_the_demo_from_an_empty_directory(tmp_path: Path) -> None:
+    venv = fresh_venv(tmp_path, build_wheel(tmp_path))
+    spctl = str(venv / "bin" / "spctl")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPCTL_", "PYTHON"))}
+    env["SPCTL_HOME"] = str(home)
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import reconciler; print(reconciler.__file__)"],
+        cwd=empty, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert where.startswith(str(venv)), f"the project was imported from {where}"
+    port = free_port()
+    proc = subprocess.Popen(
+        [spctl, "run", "--demo", "--port", str(port), "--log-level", "warning"],
+        cwd=empty, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    published = None
+    delivered = served = False
+    target = home / "demo" / "volumes" / "montreal" / "assets" / "lamp.obj"
+    try:
+        deadline = time.monotonic() + 120
+        served = wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), deadline)
+        if served:
+            paris = home / "demo" / "volumes" / "paris"
+            (paris / "assets").mkdir(parents=True, exist_ok=True)
+            (paris / "assets" / "lamp.obj").write_bytes(b"lamp")
+            published = subprocess.run(
+                [spctl, "publish", "/assets/lamp.obj", "--origin", "paris"],
+                cwd=empty, env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            delivered = published.returncode == 0 and wait_for(target.exists, deadline)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert served, f"spctl run --demo did not answer /healthz: {err}"
+    assert published is not None and published.returncode == 0, published and published.stderr
+    assert delivered, f"the published file was not delivered: {err}"
+    assert target.read_bytes() == b"lamp"
+    assert proc.returncode == 0, err
