@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from reconciler.config import SyncConfig
 from reconciler.declarative import (
     Action,
     Argon2Passwords,
@@ -24,10 +25,11 @@ from reconciler.declarative import (
     plan,
     render,
 )
-from reconciler.domain import NodeKind
+from reconciler.domain import VOLUME_PREFIX, NodeKind
+from reconciler.impact import Impact, ImpactCounter, scope, throughput
 from reconciler.manifest_schema import Kind, KindInfo, kind_of_id
 from reconciler.manifests import Manifest, ManifestError
-from reconciler.store import Store, Tx
+from reconciler.store import Store, Tx, files
 from reconciler.store.schema import applied, nodes
 
 
@@ -164,6 +166,42 @@ def diff(
     return [
         Outcome(c.ref, c.action, diff_text(c)) for c in changes if c.action is not Action.UNCHANGED
     ]
+
+
+def diff_impact(
+    store: Store,
+    manifests: Sequence[Manifest],
+    *,
+    prune: bool,
+    now: int,
+    passwords: Passwords | None = None,
+) -> tuple[list[Outcome], Impact]:
+    """`diff`, and what applying the tree would change in what each site receives.
+
+    One read transaction: the live configuration, the one apply would write, and the files
+    whose rows can differ between the two (`impact.scope`), streamed from the store.
+    """
+    with store.read() as tx:
+        changes, _, _ = _plan(tx, manifests, prune=prune, now=now, author="", passwords=passwords)
+        live = {str(d["_id"]): d for d in tx.iter_docs(NodeKind.CONFIG)}
+        for c in changes:
+            if c.action is Action.PRUNED:
+                live.pop(c.doc_id, None)
+            elif c.after is not None:
+                live[c.doc_id] = c.after
+        old, new = tx.config(), SyncConfig.from_docs(live.values())
+        counter = ImpactCounter(old, new)
+        where = scope(old, new)
+        if not where.empty:
+            keep = where.keeps if where.targets else None
+            counter.add_all(files.iter_file_docs(tx, where.prefixes, keep))
+        rates = {
+            name: rate for name in old.volumes if (rate := throughput(tx.get(VOLUME_PREFIX + name)))
+        }
+    outcomes = [
+        Outcome(c.ref, c.action, diff_text(c)) for c in changes if c.action is not Action.UNCHANGED
+    ]
+    return outcomes, counter.impact(rates)
 
 
 def get(store: Store, info: KindInfo, name: str | None = None) -> list[Doc]:

@@ -240,6 +240,8 @@ _VOLATILE_KEYS = frozenset(
         "stderr_reception",
         "stderr_scan",
         "scan_duration",
+        "bytes_reception",
+        "seconds_reception",
         "error",
         "downSince",
         "nextConnectionAttempt",

@@ -123,6 +123,12 @@ def modified_key(site: str) -> str:
     return f"modified_{site}"
 
 
+# Status keys of `volume/<name>`: bytes received and seconds rsync spent moving them, summed
+# over the receptions that moved data (the measured throughput `spctl diff --impact` uses).
+RECEIVED_BYTES_KEY = "bytes_reception"
+RECEPTION_SECONDS_KEY = "seconds_reception"
+
+
 SITE_KEY_PREFIXES = (
     "synced_",
     "syncing_",

@@ -99,3 +99,16 @@ def parse_rules(rules: str | Iterable[str] | None) -> tuple[Glob, ...]:
 
 def any_match(globs: Iterable[Glob], path: str) -> bool:
     return any(g.matches(path) for g in globs)
+
+
+def literal_prefix(glob: Glob) -> str:
+    """A prefix every `_id` this glob matches starts with ("" when it can match anywhere).
+
+    Lets a store read only the id range a pattern can reach (`/renders/**` -> `/renders`:
+    the folder's package id `/renders/` and the file `/renders` match it too).
+    """
+    if not glob.pattern.startswith("/"):
+        return ""
+    cut = min((i for i, c in enumerate(glob.pattern) if c in "*?["), default=len(glob.pattern))
+    prefix = glob.pattern[:cut]
+    return prefix[:-1] if prefix.endswith("/") and len(prefix) > 1 else prefix

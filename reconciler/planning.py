@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.domain import (
+    RECEIVED_BYTES_KEY,
+    RECEPTION_SECONDS_KEY,
     Direction,
     as_number,
     attempts_key,
@@ -301,8 +303,13 @@ def volume_status(
     now: int,
     backoff_base: float,
     backoff_max: float,
+    sent_bytes: int = 0,
+    seconds: float = 0.0,
 ) -> dict[str, Any]:
-    """Status keys of a `volume/<name>` object after a batch that tried to connect."""
+    """Status keys of a `volume/<name>` object after a batch that tried to connect.
+
+    A reception that moved `sent_bytes` in `seconds` adds them to the volume's totals
+    (its measured throughput)."""
     name = direction.value
     changes: dict[str, Any] = {
         "lastConnectionAttempt": now,
@@ -328,6 +335,9 @@ def volume_status(
         changes["lastConnectionStatusChange"] = now
     if delivered:
         changes[f"last_{name}"] = now
+    if direction is Direction.RECEPTION and sent_bytes > 0 and seconds > 0:
+        for key, add in ((RECEIVED_BYTES_KEY, sent_bytes), (RECEPTION_SECONDS_KEY, seconds)):
+            changes[key] = (as_number(doc.get(key)) or 0) + add
     return changes
 
 

@@ -214,6 +214,8 @@ def _record(
                         now=now,
                         backoff_base=float(g["retryBackoffBase"]),
                         backoff_max=float(g["retryBackoffMax"]),
+                        sent_bytes=sum(f.sent_bytes for f in outcome.arrived.values()),
+                        seconds=outcome.seconds,
                     ),
                 )
     return delivered, failed
