@@ -53,15 +53,32 @@ def _num(doc: Mapping[str, Any], key: str) -> float | None:
     return as_number(doc.get(key))
 
 
+# A document may hold any JSON number; its rows land in 64-bit columns (priority: 32-bit),
+# and per-site byte counts add sizes up. Out-of-range values are clamped, not refused: a
+# priority of 1e300 is the top priority, a time of 2**70 the far future.
+MAX_MS = 2**62
+MAX_PRIORITY = 2**31 - 1
+MAX_SIZE = 2**44  # 16 TiB: above any real file, and 2**19 such files still sum below 2**63
+
+
+def clamp(value: float, low: int, high: int) -> int:
+    return int(max(low, min(high, value)))
+
+
+def file_size(doc: Mapping[str, Any]) -> int:
+    """The `size` of a file's rows: `file_size` as a whole number in [0, MAX_SIZE]."""
+    return clamp(_number(doc.get("file_size")) or 0, 0, MAX_SIZE)
+
+
 def file_priority(
     doc: Mapping[str, Any], cfg: SyncConfig, matching: Sequence[SyncTarget] | None = None
 ) -> int:
     own = _num(doc, "sync_priority")
-    if own is not None:
-        return int(own)
-    if matching is None:
-        matching = matching_targets(str(doc["_id"]), cfg)
-    return max(t.priority for t in matching) if matching else 0
+    if own is None:
+        if matching is None:
+            matching = matching_targets(str(doc["_id"]), cfg)
+        own = max(t.priority for t in matching) if matching else 0
+    return clamp(own, -MAX_PRIORITY, MAX_PRIORITY)
 
 
 def matching_targets(file_id: str, cfg: SyncConfig) -> list[SyncTarget]:
@@ -122,7 +139,7 @@ def next_retry(doc: Mapping[str, Any], site: str, cfg: SyncConfig) -> int | None
     base = float(cfg.globals["retryBackoffBase"])
     cap = float(cfg.globals["retryBackoffMax"])
     delay = min(base * 2 ** (attempts - 1), cap)
-    return int(last + delay * 1000)
+    return clamp(last + delay * 1000, -MAX_MS, MAX_MS)
 
 
 @lru_cache(maxsize=4096)
@@ -200,7 +217,8 @@ def site_rows(doc: Mapping[str, Any], cfg: SyncConfig, only: str | None = None) 
     file_id = str(doc["_id"])
     time_value = _number(get("time")) or 0
     time = int(time_value)
-    size = int(_number(get("file_size")) or 0)
+    size = file_size(doc)
+    stored_time = clamp(time, -MAX_MS, MAX_MS)
     raw_origin = get("origin")
     origin = raw_origin if isinstance(raw_origin, str) else None
     deleted = get("deleted") is True
@@ -227,8 +245,8 @@ def site_rows(doc: Mapping[str, Any], cfg: SyncConfig, only: str | None = None) 
         failed = error is not None
         retry = next_retry(doc, site, cfg) if failed else None
         return SiteRow(
-            file_id, site, wanted, state, pending, ready, failed, retry, priority, time, size,
-            origin, removal,
+            file_id, site, wanted, state, pending, ready, failed, retry, priority, stored_time,
+            size, origin, removal,
         )  # fmt: skip
 
     hub = cfg.hub_name

@@ -78,7 +78,10 @@ def exit_code_text(code: int) -> str:
 def iso_time(ms: int | None) -> str:
     if ms is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):  # a document's time beyond year 9999
+        return f"{ms} ms"
 
 
 def human_bytes(n: int) -> str:

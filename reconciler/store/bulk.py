@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from reconciler.config import SyncConfig
-from reconciler.desired import site_rows
-from reconciler.domain import NodeKind, as_number, node_kind
+from reconciler.desired import file_size, site_rows
+from reconciler.domain import NodeKind, node_kind
 from reconciler.store.documents import Tx, _row_values, node_columns
 from reconciler.store.schema import nodes
 
@@ -52,7 +52,7 @@ def derived_rows(docs: Iterable[Mapping[str, Any]], cfg: SyncConfig) -> Iterator
             if shape is not None:
                 memo[shape] = template
         file_id = str(doc["_id"])
-        size = int(as_number(doc.get("file_size")) or 0)
+        size = file_size(doc)
         for row in template:
             yield {**row, "file_id": file_id, "size": size}
 
