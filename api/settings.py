@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from reconciler.private_files import create_private, private_dir
 from reconciler.store.engine import data_home, default_db_url
 
 
@@ -21,12 +22,11 @@ def _persistent_secret() -> str:
     path = data_home() / "jwt-secret"
     try:
         return path.read_text().strip()
-    except OSError:
-        value = secrets.token_urlsafe(48)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(value)
-        path.chmod(0o600)
-        return value
+    except FileNotFoundError:
+        # Created with its final mode (never written, then chmod-ed); a racing process
+        # that created it first wins, and both read its secret.
+        create_private(private_dir(path.parent) / path.name, secrets.token_urlsafe(48))
+        return path.read_text().strip()
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Settings:
     max_body: int = 50 * 1024 * 1024
     metrics_token: str | None = None
     token_lifetime: str = "1d"
+    cookie_secure: bool = False  # session cookie Secure even over plain HTTP (TLS proxy)
     # signIn brute-force limit: failures per account / per client address per window (s)
     signin_max_failures: int = 5
     signin_max_failures_per_address: int = 20
@@ -54,6 +55,7 @@ class Settings:
             "admin_password": os.environ.get("SPCTL_ADMIN_PASSWORD") or None,
             "max_body": int(os.environ.get("SPCTL_MAX_BODY") or 50 * 1024 * 1024),
             "metrics_token": os.environ.get("SPCTL_METRICS_TOKEN") or None,
+            "cookie_secure": _flag("SPCTL_COOKIE_SECURE"),
             "signin_max_failures": int(os.environ.get("SPCTL_SIGNIN_MAX_FAILURES") or 5),
             "signin_max_failures_per_address": int(
                 os.environ.get("SPCTL_SIGNIN_MAX_FAILURES_PER_ADDRESS") or 20

@@ -20,6 +20,7 @@ from pathlib import Path
 from reconciler.applier import apply
 from reconciler.manifest_schema import Kind
 from reconciler.manifests import load, read_path
+from reconciler.private_files import private_dir, write_private
 from reconciler.remote import parse_url
 from reconciler.runtime import now_ms
 from reconciler.store import Store
@@ -71,9 +72,8 @@ def _credentials(home: Path, manifests_dir: Path, env: Mapping[str, str]) -> dic
             values[var] = kept.get(user) or secrets.token_urlsafe(12)
             kept[user] = values[var]
     if kept:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(kept, indent=2))
-        path.chmod(0o600)
+        private_dir(private_dir(home) / "demo")  # the data directory: 0700 when created here
+        write_private(path, json.dumps(kept, indent=2))  # 0600 from the start
     return values
 
 

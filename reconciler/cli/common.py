@@ -20,6 +20,7 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
+from reconciler.private_files import private_dir, write_private
 from reconciler.store import Store
 
 DbOpt = Annotated[
@@ -94,14 +95,13 @@ def load_token(server: str) -> str | None:
 
 def save_token(server: str, token: str) -> Path:
     path = tokens_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         tokens = json.loads(path.read_text())
     except (OSError, ValueError):
         tokens = {}
     tokens[server.rstrip("/")] = token
-    path.write_text(json.dumps(tokens, indent=2))
-    path.chmod(0o600)
+    write_private(path, json.dumps(tokens, indent=2))  # 0600 from the start, never chmod-ed
     return path
 
 

@@ -19,6 +19,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from reconciler.private_files import private_dir, touch_private
+
 _HERE = Path(__file__).resolve().parent
 
 
@@ -48,8 +50,12 @@ def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
+        path = path.split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created here with its final mode before SQLite opens it: the WAL and SHM files
+            # then get the same 0600 (SQLite copies the database file's mode).
+            private_dir(Path(path).parent)
+            touch_private(Path(path))
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
         _sqlite_tuning(engine)
         return engine
