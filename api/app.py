@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from api import errors, openapi
 from api.auth import Passwords
+from api.csrf import CsrfGuard
+from api.headers import SecurityHeaders
 from api.routes import damas, declarative, observability, sync, web
 from api.settings import Settings
 from api.users import ensure_admin
@@ -44,6 +46,8 @@ def create_app(
     app.state.metrics = metrics or Metrics()
     app.state.passwords = Passwords(hasher)
     errors.install(app, max_body=settings.max_body)
+    app.add_middleware(CsrfGuard)  # before the body is read (outside the body limit)
+    app.add_middleware(SecurityHeaders)  # outermost: every reply, refusals included
     for module in (damas, declarative, sync, observability, web):
         app.include_router(module.router)
     app.router.routes[:0] = damas.lean_routes()  # the hot reads skip dependency solving

@@ -81,14 +81,20 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 
 
-def token_of(request: Request) -> str | None:
-    """The token of `Authorization: <word> <token>` (clients send Bearer) or cookie `token`."""
+def header_token(request: Request) -> str | None:
+    """The token of `Authorization: <word> <token>` (clients send Bearer), or None."""
     header = request.headers.get("authorization")
     if header:
         parts = header.split(None, 1)
         if len(parts) == 2 and parts[1].strip():
             return parts[1].strip()
-    return request.cookies.get("token") or None
+    return None
+
+
+def token_of(request: Request) -> str | None:
+    """The token of the Authorization header, else of the web page's session cookie `token`
+    (`api.csrf` guards the requests authenticated by the cookie)."""
+    return header_token(request) or request.cookies.get("token") or None
 
 
 def user_for_token(token: str | None, secret: str, lookup: Callable[[str], Any]) -> User | None:

@@ -1,7 +1,10 @@
 """Routes of the web page: the page itself, its static assets and its JSON endpoints.
 
 - `GET /` (and `/web`): the sign-in form, or the page rendered for the signed-in user (the
-  token is the `token` cookie the sign-in form sets, as for the API).
+  token is the `token` cookie, read as the API reads it).
+- `POST /web/signin` `{username, password}`: `/api/signIn`, but the token is set as the
+  HttpOnly session cookie (`api.web.session`) and left out of the reply; `POST /web/signout`
+  clears the cookie. Both are checked by `api.csrf` like every cookie-authenticated write.
 - `GET /web/static/<name>`: the script and style sheet shipped in `api/web/static/`.
 - `GET /api/web/files?q=&sort=time|priority|path&limit=&cursor=`: one page of the file x site
   grid, filtered with the tracker's search grammar (guest and above).
@@ -13,21 +16,34 @@ class checks; these routes only read.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import CurrentUser, StoreDep, User, get_settings, get_store, token_of, user_for_token
+from api.deps import (
+    CurrentUser,
+    PasswordsDep,
+    SettingsDep,
+    StoreDep,
+    User,
+    get_settings,
+    get_store,
+    token_of,
+    user_for_token,
+)
 from api.errors import ApiFailure
 from api.jsonsql import register_sqlite_functions
+from api.routes import damas
 from api.search import BadQuery, text_condition
 from api.web.detail import file_detail
 from api.web.grid import MAX_LIMIT, BadCursor, SortKey, grid_page, sites_of
 from api.web.overview import overview
 from api.web.page import app_page, signin_page, static_file
+from api.web.session import clear_session, cookie_secure, set_session
 from reconciler.domain import InvalidId, check_file_id
 
 router = APIRouter()
@@ -51,6 +67,27 @@ def page(request: Request) -> HTMLResponse:
     viewer = _viewer(request)
     body = app_page(viewer) if viewer else signin_page()
     return HTMLResponse(body, headers=_NO_STORE)
+
+
+@router.post("/web/signin", include_in_schema=False)
+async def web_sign_in(
+    request: Request, store: StoreDep, settings: SettingsDep, passwords: PasswordsDep
+) -> Response:
+    """`/api/signIn` (same checks and limits) whose token goes into the HttpOnly cookie only."""
+    reply: Response = await damas.sign_in(request, store, settings, passwords)
+    if reply.status_code != 200:
+        return reply
+    signed = json.loads(bytes(reply.body))
+    out = JSONResponse({"_id": signed["_id"], "user": signed["user"]}, headers=_NO_STORE)
+    set_session(out, signed["token"], secure=cookie_secure(request, settings))
+    return out
+
+
+@router.post("/web/signout", include_in_schema=False)
+def web_sign_out(request: Request, settings: SettingsDep) -> Response:
+    out = Response(status_code=204, headers=_NO_STORE)
+    clear_session(out, secure=cookie_secure(request, settings))
+    return out
 
 
 @router.get("/web/static/{name}", include_in_schema=False)

@@ -4,6 +4,8 @@ A user signs in, publishes a file from the browser, watches its cells turn from 
 green on the hub and on tokyo as the reconciler delivers it (live refresh, no reload),
 searches, opens the detail with the keyboard, asks why, locks, unlocks and comments. A guest
 sees no write control and the API refuses their writes; an editor changes a priority.
+The session is the server's HttpOnly cookie (no script can read it), a cross-site write with
+it is refused, and the page runs under its Content-Security-Policy without one violation.
 Screenshots for the README land in docs/screenshots/ with SPCTL_UPDATE_SCREENSHOTS=1.
 """
 
@@ -23,10 +25,31 @@ from tests.web.conftest import PASSWORDS, Tracker
 
 pytestmark = [pytest.mark.browser, pytest.mark.ssh]
 DELIVERY_WAIT_MS = 90_000  # generous upper bound for the reconciler on a loaded 2-core box
+EVIL = "http://evil.example"
+# Runs before the page's own script in every document (Playwright injects it outside the
+# page's CSP): records each Content-Security-Policy violation the page causes.
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__csp.push(event.violatedDirective + " blocked " + (event.blockedURI || "inline")
+    + " at " + event.sourceFile + ":" + event.lineNumber);
+});
+"""
+
+
+def new_context(browser: Any, tracker: Tracker) -> Any:
+    context = browser.new_context(base_url=tracker.url, viewport={"width": 1440, "height": 900})
+    context.add_init_script(CSP_WATCH)
+    return context
+
+
+def csp_violations(page: Page) -> list[str]:
+    found: list[str] = page.evaluate("window.__csp")
+    return found
 
 
 def sign_in(browser: Any, tracker: Tracker, user: str) -> Page:
-    context = browser.new_context(base_url=tracker.url, viewport={"width": 1440, "height": 900})
+    context = new_context(browser, tracker)
     page: Page = context.new_page()
     page.goto("/")
     page.get_by_label("User name").fill(user)
@@ -58,19 +81,26 @@ def test_user_publishes_watches_delivery_searches_and_locks(
         tracker, "alice", {"_id": "/shots/s020_plate.exr", "origin": "paris", "comment": "plate"}
     )
 
-    context = browser.new_context(base_url=tracker.url, viewport={"width": 1440, "height": 900})
+    context = new_context(browser, tracker)
     page = context.new_page()
-    page.goto("/")
+    served = page.goto("/")
+    assert served is not None
+    assert "default-src 'self'" in served.headers["content-security-policy"]
+    assert served.headers["x-frame-options"] == "DENY"
     page.get_by_label("User name").fill("alice")
     page.get_by_label("Password").fill("not her password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#signin-error")).to_have_text("Wrong user name or password.")
     page.screenshot(path=str(screenshots / "signin.png"))
+    assert csp_violations(page) == []
     page.get_by_label("Password").fill(PASSWORDS["alice"])
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#who-name")).to_have_text("alice")
     expect(page.locator("#who-class")).to_have_text("user")
-    assert context.cookies()[0]["name"] == "token"
+    # The server set the session cookie; the page's script cannot see it.
+    [cookie] = context.cookies()
+    assert cookie["name"] == "token" and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert "token" not in page.evaluate("document.cookie")
 
     # Publish from the browser; paris's emission is off, so the copies stay missing.
     page.locator("#publish-box summary").click()
@@ -159,6 +189,24 @@ def test_user_publishes_watches_delivery_searches_and_locks(
     page.keyboard.press("Escape")
     expect(detail).to_be_hidden()
     expect(opener).to_be_focused()
+
+    # A cross-site write carrying the browser's cookie is refused; a Bearer client is not.
+    file_id = "/shots/s010_comp.exr"
+    cross_site = {"Content-Type": "application/json", "Origin": EVIL}
+    refused = context.request.put("/api/lock/", data=json.dumps(file_id), headers=cross_site)
+    assert refused.status == 403 and "cross-site" in refused.text()
+    assert "lock" not in tracker.read(file_id)
+    bearer = {**cross_site, "Authorization": f"Bearer {tracker.token('alice')}"}
+    assert httpx.put(f"{tracker.url}/api/lock/", json=file_id, headers=bearer).status_code == 200
+    assert tracker.read(file_id)["lock"] == "alice"
+
+    # Everything above ran under the page's CSP without a violation; the watch does see one.
+    assert csp_violations(page) == []
+    page.evaluate(
+        "document.body.append(Object.assign(new Image(), {src: 'https://evil.example/x.png'}))"
+    )
+    page.wait_for_function("window.__csp.length > 0")
+    assert "img-src" in csp_violations(page)[0]
     context.close()
 
 
@@ -207,9 +255,10 @@ def test_guest_reads_only_and_editor_changes_priority(
     expect(page.locator("#detail-actions button, #detail-actions form")).to_have_count(0)
     page.screenshot(path=str(screenshots / "guest.png"), full_page=True)
 
-    # The API refuses a guest's writes even when sent with the page's own cookie.
+    # The API refuses a guest's writes even when sent with the page's own cookie (from the
+    # page's own origin, so the class check is what refuses them).
     request = page.context.request
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "Origin": tracker.url}
     for method, url, body in (
         ("PUT", "/api/lock/", path),
         ("POST", "/api/comment/", {"#parent": path, "comment": "guest was here"}),
@@ -220,8 +269,12 @@ def test_guest_reads_only_and_editor_changes_priority(
         assert refused.status == 403, (url, refused.status, refused.text())
     assert "lock" not in tracker.read(path)
 
+    assert csp_violations(page) == []
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.context.cookies() == []  # the server cleared the session cookie
+    signed_out = page.goto("/api/web/sites")
+    assert signed_out is not None and signed_out.status == 401
     page.context.close()
 
     # A user may not change priorities (editor+), an editor may, from the page.
@@ -238,4 +291,5 @@ def test_guest_reads_only_and_editor_changes_priority(
     expect(page.locator("#detail-message")).to_have_text("Priority set to 7.")
     expect(row(page, path).locator("td").nth(1)).to_have_text("7")
     assert tracker.read(path)["sync_priority"] == 7
+    assert csp_violations(page) == []
     page.context.close()

@@ -3,7 +3,10 @@
  * Plain JavaScript, no build step, nothing fetched from elsewhere. The server renders the
  * page for the signed-in user: write controls exist in the HTML only for classes allowed to
  * use them (templates #tpl-file-actions, #tpl-priority, form #publish), so this script only
- * wires what it finds. The JWT lives in the cookie `token`, which the API reads.
+ * wires what it finds. The JWT lives in the HttpOnly cookie `token`, which the server sets
+ * on sign-in (POST /web/signin) and clears on sign-out (POST /web/signout): this script never
+ * sees it. The page's Content-Security-Policy allows no inline script or style, so every
+ * behaviour is wired here with listeners and every look comes from style.css.
  */
 "use strict";
 
@@ -97,9 +100,12 @@
 
   function encodePath(id) { return id.split("/").map(encodeURIComponent).join("/"); }
 
-  function signOut() {
-    document.cookie = "token=; path=/; max-age=0; SameSite=Strict";
-    location.reload();
+  async function signOut() {
+    try {
+      await fetch("/web/signout", { method: "POST", credentials: "same-origin" });
+    } finally {
+      location.reload();
+    }
   }
 
   /* ---- sign-in page ---------------------------------------------------------------- */
@@ -109,12 +115,11 @@
       event.preventDefault();
       const form = event.currentTarget;
       $("signin-error").textContent = "";
-      const reply = await api("POST", "/api/signIn", {
+      const reply = await api("POST", "/web/signin", {
         username: form.username.value.trim(), password: form.password.value,
       });
-      if (reply.ok && reply.data && reply.data.token) {
-        document.cookie = "token=" + reply.data.token + "; path=/; SameSite=Strict";
-        location.reload();
+      if (reply.ok) {
+        location.reload(); // the server set the session cookie
       } else {
         $("signin-error").textContent =
           reply.status === 401 ? "Wrong user name or password." : errorText(reply);
