@@ -6,7 +6,9 @@ These routes crash in damas-core; SPEC §6/§6.1 decide their intended behaviour
   has to move it to the hub and the other sites), plus a `#parent` child history node;
 - comment adds one child per existing parent, with `author` = caller and `time` = now;
 - lock/unlock set/remove `lock` = username (409 when held by someone else; admins may clear
-  any existing lock); version copies the node to a child and rewrites the head.
+  any existing lock); version copies the node to a child and rewrites the head. The keys the
+  tracker owns (`synced_*`, `origin`, `lock`...) survive a version; a user cannot set them
+  (nor author/time) in its body, and the reply lists the keys refused (`refusedKeys`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.auth import is_user_id, public_doc
+from api.deps import UserClass
 from api.errors import ApiFailure, bad_request
 from api.service import (
+    RESTRICTED_KEYS,
     Context,
     Doc,
     Reply,
@@ -31,9 +35,20 @@ from api.service import (
     objects,
     owned,
 )
-from reconciler.domain import SITE_NAME_RE, synced_key
+from reconciler.domain import SITE_KEY_PREFIXES, SITE_NAME_RE, synced_key
 from reconciler.store import Tx
 from reconciler.store.schema import nodes
+
+# Keys the tracker and the reconciler own on a file document (SPEC §3): a version keeps
+# them, and only editors and admins (who may `update` them anyway) set them in its body.
+TRACKER_KEYS = frozenset({"origin", "deleted", "sync_priority", "lock"})
+TRACKER_PREFIXES = (*SITE_KEY_PREFIXES, "sync_", "modified_")
+# Keys `version` sets itself, whoever the caller is.
+VERSION_KEYS = frozenset({"#parent", "version"})
+
+
+def is_tracker_key(key: str) -> bool:
+    return key in TRACKER_KEYS or key.startswith(TRACKER_PREFIXES)
 
 
 def _created(ctx: Context, doc: Doc | None) -> Any:
@@ -154,7 +169,28 @@ def _stamped(path: object, time: object) -> object:
     return f"{path[:dot]}_{time}{path[dot:]}"
 
 
+def _version_keys(ctx: Context, body: Doc) -> tuple[Doc, list[str]]:
+    """The keys of a version's body the caller may write, and those refused."""
+    editor = ctx.user.cls >= UserClass.EDITOR
+    allowed: Doc = {}
+    refused: list[str] = []
+    for key, value in body.items():
+        if key == "_id":
+            continue
+        if (
+            key in VERSION_KEYS
+            or (key in RESTRICTED_KEYS and not ctx.user.is_admin)
+            or (is_tracker_key(key) and not editor)
+        ):
+            refused.append(key)
+        else:
+            allowed[key] = value
+    return allowed, sorted(refused)
+
+
 def version(tx: Tx, ctx: Context, node_id: str, body: object) -> Reply:
+    """Keep the current document as a child, write the new head: the body's keys over the
+    tracker-owned keys of the current one (a new `time` makes the other sites outdated)."""
     label = "Version"
     check_id(label, node_id)
     if not isinstance(body, dict) or not isinstance(body.get("file"), str):
@@ -179,13 +215,17 @@ def version(tx: Tx, ctx: Context, node_id: str, body: object) -> Reply:
     children = tx.conn.execute(
         sa.select(sa.func.count()).select_from(nodes).where(nodes.c.parent == node_id)
     ).scalar()
-    keys = client_keys(ctx, {k: v for k, v in body.items() if k != "_id"}, label)
+    keys, refused = _version_keys(ctx, body)
     head = {
         "_id": node_id,
         "author": ctx.user.username,
         "time": ctx.now,
+        **{k: v for k, v in current.items() if is_tracker_key(k)},
         **keys,
         "version": 1 + int(children or 0),
     }
     tx.put(head)
-    return Reply(201, public_doc(head))
+    reply = public_doc(head)
+    if refused:
+        reply["refusedKeys"] = refused
+    return Reply(201, reply)

@@ -4,7 +4,8 @@ SPEC §10 measured a read through a per-request ORM session at a fifth of a cons
 This path runs in the event loop (`async def` route) on one dedicated autocommit DBAPI
 connection, fetches the caller's user document and the requested documents in a single
 `WHERE id IN (...)` query, checks the token against the user document, and sends the stored
-JSON text as is (only user documents are parsed, to drop their password hash).
+JSON text as is (only user documents are parsed, to drop their password hash, and, for
+callers below admin, configuration objects, to redact their secrets: `api.secrets`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from api.auth import is_user_id, peek_user_id, public_doc, token_valid
-from api.deps import UNAUTHORIZED
+from api.deps import UNAUTHORIZED, UserClass
 from api.errors import ApiFailure
+from api.secrets import has_config_secrets, redact_config
 from reconciler.store import Store
 
 
@@ -77,9 +79,11 @@ class FastReader:
         self._finalizer = None
 
 
-def _body(doc_text: str, node_id: str) -> str:
+def _body(doc_text: str, node_id: str, *, admin: bool) -> str:
     if is_user_id(node_id):
         return json.dumps(public_doc(json.loads(doc_text)), separators=(",", ":"))
+    if not admin and has_config_secrets(node_id):  # by id: other documents stay unparsed
+        return json.dumps(redact_config(json.loads(doc_text)), separators=(",", ":"))
     return doc_text
 
 
@@ -97,12 +101,13 @@ def read_texts(
         token, secret, user_doc, now_s=time.time()
     ):
         raise ApiFailure(401, UNAUTHORIZED)
+    admin = UserClass.parse(user_doc.get("class")) is UserClass.ADMIN
     if len(ids) == 1:
         text = found.get(ids[0])
         if text is None:
             raise ApiFailure(404, "Read error: Not found")
-        return 200, _body(text, ids[0])
-    parts = [_body(found[i], i) if i in found else "null" for i in ids]
+        return 200, _body(text, ids[0], admin=admin)
+    parts = [_body(found[i], i, admin=admin) if i in found else "null" for i in ids]
     missing = sum(1 for i in ids if i not in found)
     if missing == len(ids):
         raise ApiFailure(404, "Read error: Not found")

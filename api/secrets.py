@@ -7,7 +7,9 @@
   `RSYNC_PASSWORD` sits), `identityFile`, `knownHosts`, `notifiedEmails`, the SMTP account.
   Admins read them; every other class reads `"***"` instead (SPEC §6 security, issue 11).
   Any other configuration key whose name mentions a password or a secret counts as well.
-- The user part of an ssh URL (`ssh://sync@nas/`) is shown as `ssh://***@nas/`.
+- The user part of an ssh URL (`ssh://sync@nas/`) is shown as `ssh://***@nas/`, in `url` and
+  in the ssh/rsync messages the reconciler keeps (`stderr_<phase>`: `sync@nas: Permission
+  denied`).
 
 Pure functions: a document in, the document as the caller may see it out.
 """
@@ -37,6 +39,7 @@ REDACTED = "***"
 SECRET_CONFIG_PREFIXES = (HUB_PREFIX, VOLUME_PREFIX)
 _SECRET_NAME = re.compile(r"passw|secret|token", re.IGNORECASE)
 _URL_USER = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@]*)@")
+_TEXT_USER = re.compile(r"[^\s@/'\"`=:]+@(?=[^\s@])")
 
 
 def has_config_secrets(node_id: object) -> bool:
@@ -57,9 +60,18 @@ def redact_url(value: Any) -> Any:
     return _URL_USER.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", value, count=1)
 
 
+def redact_text(value: Any) -> Any:
+    """Every `user@` of a message (ssh's `sync@nas: Permission denied`) as `***@`."""
+    if not isinstance(value, str):
+        return value
+    return _TEXT_USER.sub(f"{REDACTED}@", value)
+
+
 def _redacted(key: str, value: Any) -> Any:
     if key == "url":
         return redact_url(value)
+    if key.startswith("stderr_"):
+        return redact_text(value)
     if is_secret_config_key(key) and value not in (None, ""):
         return REDACTED  # unset stays unset: the caller learns nothing but "none configured"
     return value

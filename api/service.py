@@ -22,6 +22,7 @@ from api.auth import Passwords, is_user_id, public_doc
 from api.deps import User
 from api.errors import ApiFailure, bad_request
 from api.jsonsql import Predicates
+from api.secrets import redact_config
 from api.users import user_changes
 from reconciler.domain import InvalidId, NodeKind, check_file_id, node_kind
 from reconciler.store import Tx
@@ -122,7 +123,11 @@ def objects(label: str, body: object) -> tuple[list[Doc], bool]:
 
 
 def _present(ctx: Context, doc: Doc | None) -> Any:
-    return public_doc(doc) if doc is not None else None
+    """A stored document as the caller may see it: no password material, and configuration
+    secrets redacted below admin (`api.secrets`)."""
+    if doc is None:
+        return None
+    return public_doc(doc) if ctx.user.is_admin else redact_config(public_doc(doc))
 
 
 def _created(ctx: Context, doc: Doc) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from api.secrets import redact_config
 from reconciler.domain import HUB_PREFIX, VOLUME_PREFIX, SiteState, as_number
 from reconciler.status import reachable
 from reconciler.store import Tx
@@ -76,8 +77,9 @@ def _site(
     }
 
 
-def overview(tx: Tx) -> list[dict[str, Any]]:
-    """The hub first, then the volumes by name."""
+def overview(tx: Tx, *, admin: bool = True) -> list[dict[str, Any]]:
+    """The hub first, then the volumes by name; below admin, their secrets redacted (the ssh
+    user of `url` and of the messages: `api.secrets`)."""
     cfg = tx.config()
     per_site = counts(tx.conn)
     out: list[dict[str, Any]] = []
@@ -92,7 +94,7 @@ def overview(tx: Tx) -> list[dict[str, Any]]:
             _site(
                 tx,
                 name,
-                doc or {},
+                (doc if admin else redact_config(doc)) if doc else {},
                 hub=hub,
                 enabled=enabled,
                 discovery=discovery,

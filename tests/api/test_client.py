@@ -40,8 +40,11 @@ def test_client_surface(server_url: str) -> None:
     assert project.version("/shots/s.exr", {"file": "/shots/s.exr"})["version"] >= 2
     assert project.graph("/a") == [project.read("/a")]
     assert project.delete(["/a", "/zz"]) == ["/a", None]
-    token = project.createToken("0")
+    token = project.createToken("2h")
     assert Client(server_url, token=token).verify()["username"] == "rita"
+    with pytest.raises(ApiError) as info:
+        project.createToken("0")  # a token that never expires: admins only
+    assert info.value.status == 403
     assert project.request("GET", "/healthz")["status"] == "ok"
 
     with pytest.raises(ApiError) as info:
