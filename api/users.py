@@ -122,6 +122,12 @@ def _limits(settings: Settings) -> SigninLimits:
     )
 
 
+def _too_many(wait: int) -> ApiFailure:
+    return ApiFailure(
+        429, f"Too many failed sign-ins: try again in {wait} s", headers={"Retry-After": str(wait)}
+    )
+
+
 def _check_lifetime(doc: Mapping[str, Any], lifetime: float | None) -> None:
     if lifetime is None and UserClass.parse(doc.get("class")) < UserClass.ADMIN:
         raise ApiFailure(403, "Forbidden: a token that never expires (expiresIn 0) is for admins")
@@ -152,11 +158,7 @@ def sign_in(
         keys = limits.limits(account, address)
         wait = limits.retry_after(tx.conn, keys, now)
     if wait:
-        raise ApiFailure(
-            429,
-            f"Too many failed sign-ins: try again in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
+        raise _too_many(wait)
     stored = password_hash(doc) if doc else ""
     right = passwords.verify(stored or passwords.dummy_hash, creds.password) and bool(stored)
     if doc is None or not right or doc.get("disable"):
@@ -191,9 +193,19 @@ def create_token(tx: Tx, settings: Settings, user_id: str, body: Any, now_ms: in
 
 
 def change_password(
-    tx: Tx, passwords: Passwords, settings: Settings, user_id: str, body: Any, now_ms: int
+    store: Store,
+    passwords: Passwords,
+    settings: Settings,
+    user_id: str,
+    body: Any,
+    *,
+    now_ms: int,
 ) -> dict[str, Any]:
-    """Replace the caller's password; every earlier token stops working. Reply as signIn."""
+    """Replace the caller's password; every earlier token stops working. Reply as signIn.
+
+    As at sign-in, argon2 runs outside any transaction, and wrong current passwords count
+    towards the account's brute-force limit (a stolen token must not make a fast oracle).
+    """
     old = body.get("password") if isinstance(body, dict) else None
     new = body.get("newPassword") if isinstance(body, dict) else None
     if not isinstance(old, str) or not isinstance(new, str) or not new:
@@ -202,12 +214,26 @@ def change_password(
             "Bad request: changePassword needs the fields password and "
             "newPassword (non-empty strings)",
         )
-    doc = tx.get(user_id)
-    if doc is None or not passwords.verify(doc.get(PASSWORD_KEY), old):
+    limits, now = _limits(settings), now_ms / 1000
+    keys = limits.limits(user_id, None)
+    with store.read() as tx:
+        doc = tx.get(user_id)
+        wait = limits.retry_after(tx.conn, keys, now)
+    if wait:
+        raise _too_many(wait)
+    stored = password_hash(doc) if doc else ""
+    if doc is None or not passwords.verify(stored, old):
+        with store.write() as tx:
+            limits.count_failure(tx.conn, keys, now)
         raise ApiFailure(403, "ChangePassword error: the current password is wrong")
-    doc = tx.patch(user_id, {PASSWORD_KEY: passwords.hash(new)}) or doc
+    fresh = passwords.hash(new)
+    with store.write() as tx:
+        current = tx.get(user_id)
+        if current is None or password_hash(current) != stored:
+            raise ApiFailure(409, "ChangePassword error: Conflict (the password changed meanwhile)")
+        doc = tx.patch(user_id, {PASSWORD_KEY: fresh}) or current
     lifetime = _lifetime(None, settings.token_lifetime)
-    token = issue_token(settings.secret, doc, lifetime=lifetime, now_s=now_ms / 1000)
+    token = issue_token(settings.secret, doc, lifetime=lifetime, now_s=now)
     return {"_id": doc["_id"], "user": public_doc(doc), "token": token}
 
 

@@ -285,8 +285,8 @@ def change_password(
     body: JsonBody,
 ) -> Response:
     user_id = str(user.doc["_id"])
-    with store.write() as tx:
-        return JSONResponse(users.change_password(tx, passwords, settings, user_id, body, now_ms()))
+    reply = users.change_password(store, passwords, settings, user_id, body, now_ms=now_ms())
+    return JSONResponse(reply)
 
 
 @router.get("/healthz", tags=["health"])

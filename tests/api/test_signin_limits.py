@@ -84,3 +84,15 @@ def test_zero_turns_the_limit_off(make_api: MakeApi) -> None:
     api = make_api(signin_max_failures=0, signin_max_failures_per_address=0)
     assert set(wrong(api, times=8)) == {401}
     assert attempt(api, "admin", ADMIN_PASSWORD) == 200
+
+
+def test_wrong_current_passwords_at_change_password_count_too(make_api: MakeApi) -> None:
+    api = make_api(signin_max_failures=2, signin_window=60.0)
+    headers = api.headers("carol", "user")
+    change = {"password": "guess", "newPassword": "new-pw"}
+    statuses = [
+        api.http.post("/api/changePassword/", json=change, headers=headers).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [403, 403, 429]
+    assert attempt(api, "carol", "carol-pw") == 429  # the same account's count
