@@ -184,7 +184,8 @@ def _head(raw: RawDocument) -> tuple[KindInfo | None, str | None, list[Problem]]
         )
         problems.append(("apiVersion", reason))
     kinds = {k.value: k for k in Kind}
-    info = KINDS[kinds[body["kind"]]] if body.get("kind") in kinds else None
+    kind = body.get("kind")
+    info = KINDS[kinds[kind]] if isinstance(kind, str) and kind in kinds else None
     if info is None:
         supported = ", ".join(f'"{k}"' for k in kinds)
         reason = (
