@@ -6,6 +6,8 @@ phases). A reply must not be a 5xx, and must match the document: a documented st
 its content type, its body schema and its required headers. Bounded and repeatable:
 `SPCTL_FUZZ_EXAMPLES` examples per operation (the default takes about 30 s per store; `make
 fuzz` raises it), from a fixed seed in Schemathesis' deterministic mode, one worker.
+The store first gets a hub, two volumes and a few published files (`fuzz_hooks.SEED`), and
+half the generated ids point at them, so the routes that read or change existing files run.
 Schemathesis runs as its own process (its CLI, the stable interface); the server runs here,
 so a crash's traceback shows in this test's captured log.
 """
@@ -24,6 +26,7 @@ import pytest
 from api.app import create_app
 from api.settings import Settings
 from reconciler.store import Store
+from tests.api import fuzz_hooks
 from tests.api.conftest import ADMIN_PASSWORD, FAST_HASHER, serving
 
 EXAMPLES = int(os.environ.get("SPCTL_FUZZ_EXAMPLES") or 25)
@@ -71,11 +74,17 @@ def test_api_holds_to_its_document(store_url: str, tmp_path: Path) -> None:
                 f"{url}/api/signIn", json={"username": "admin", "password": ADMIN_PASSWORD}
             )
             signed.raise_for_status()
+            token = signed.json()["token"]
+            for path, body in fuzz_hooks.SEED:
+                seeded = httpx.post(
+                    f"{url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+                assert seeded.status_code == 201, seeded.text
             env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.fuzz_hooks"}
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
             started = time.monotonic()
             run = subprocess.run(
-                schemathesis_command(url, signed.json()["token"], tmp_path / "report"),
+                schemathesis_command(url, token, tmp_path / "report"),
                 cwd=tmp_path,  # no schemathesis.toml or .hypothesis/ picked up or left behind
                 env=env,
                 capture_output=True,
