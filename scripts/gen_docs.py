@@ -66,25 +66,35 @@ def render_spctl() -> str:
     # Typer may vendor click: take the Context class from the command's own module.
     context_class = sys.modules[type(root).__mro__[1].__module__].Context
     root_ctx = context_class(root, info_name="spctl")
-    out: list[str] = []
-    for command, ctx in _commands(root, root_ctx):
+    commands = list(_commands(root, root_ctx))
+    out = ["| command | what it does |", "|---|---|"]
+    for command, ctx in commands:
+        anchor = ctx.command_path.replace(" ", "-")
+        summary = command.get_short_help_str(limit=120)
+        out.append(f"| [`{ctx.command_path}`](#{anchor}) | {_cell(summary)} |")
+    out += ["", *_options(root, root_ctx, "## `spctl` (global options)")]
+    for command, ctx in commands:
         path = ctx.command_path
         out += [f"## `{path}`", ""]
         help_text = (command.help or "").strip()
         if help_text:
             out += [help_text.replace("\b\n", ""), ""]
         usage = command.get_usage(ctx).removeprefix("Usage: ")
-        out += ["```text", usage, "```", ""]
-        rows = []
-        for param in command.params:
-            if getattr(param, "hidden", False):
-                continue
-            record = param.get_help_record(ctx)
-            if record:
-                rows.append(f"| `{_cell(record[0])}` | {_cell(record[1])} |")
-        if rows:
-            out += ["| argument / option | meaning |", "|---|---|", *rows, ""]
+        out += ["```text", usage, "```", "", *_options(command, ctx)]
     return "\n".join(out)
+
+
+def _options(command: Any, ctx: Any, title: str | None = None) -> list[str]:
+    """The arguments and options of one command as a table (none: nothing)."""
+    rows = []
+    for param in command.params:
+        record = None if getattr(param, "hidden", False) else param.get_help_record(ctx)
+        if record:
+            rows.append(f"| `{_cell(record[0])}` | {_cell(record[1])} |")
+    if not rows:
+        return []
+    head = [title, ""] if title else []
+    return [*head, "| argument / option | meaning |", "|---|---|", *rows, ""]
 
 
 # --- metrics ------------------------------------------------------------------------------
