@@ -67,7 +67,7 @@ def trash_argv(
     ]  # fmt: skip
     if rsh is not None:
         argv += ["-e", rsh]
-    return [*argv, source.rstrip("/") + "/", url.rsync_location()]
+    return [*argv, "--", source.rstrip("/") + "/", url.rsync_location()]
 
 
 class _Mover:

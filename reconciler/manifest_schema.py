@@ -37,7 +37,8 @@ from reconciler.domain import (
     VOLUME_PREFIX,
 )
 from reconciler.patterns import compile_glob
-from reconciler.remote import InvalidUrl, parse_url
+from reconciler.remote import InvalidUrl, UnsafeUrl, parse_url
+from reconciler.rsync_options import screen
 
 API_VERSION = "syncplanet.io/v1"
 USER_CLASSES = ("guest", "user", "editor", "admin")
@@ -137,6 +138,8 @@ def _url(value: Any) -> str | None:
         return f"Invalid value: {show(value)}: must not contain NUL or newlines"
     try:
         parse_url(value)
+    except UnsafeUrl as exc:
+        return f"Invalid value: {show(value)}: {exc}"
     except InvalidUrl:
         return (
             f"Invalid value: {show(value)}: use ssh://[user@]host[:port]/absolute/path/, "
@@ -149,6 +152,17 @@ def _args(value: Any) -> str | None:
     if not isinstance(value, str):
         return f"Invalid value: {show(value)}: must be a string"
     try:
+        tokens = shlex.split(value)
+    except ValueError as exc:
+        return f"Invalid value: {show(value)}: {exc}"
+    refused = screen(tokens).refused
+    return f"Forbidden: {refused[0].describe()}" if refused else None
+
+
+def _env_text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"Invalid value: {show(value)}: must be a string"
+    try:
         shlex.split(value)
     except ValueError as exc:
         return f"Invalid value: {show(value)}: {exc}"
@@ -156,7 +170,7 @@ def _args(value: Any) -> str | None:
 
 
 def _env(value: Any) -> str | None:
-    problem = _args(value)
+    problem = _env_text(value)
     if problem:
         return problem
     for item in shlex.split(value):

@@ -8,7 +8,8 @@ configuration, call these functions with values (`now` included), act on the res
   (`syncAmountEmission/Reception`, `syncBytesEmission/Reception`), never a package together
   with an entry below it (its per-package filter rule would reject that entry).
 - `merge_options` / `rsync_argv`: user options by scope (global, hub, volume; later wins),
-  minus those that would break correctness, then the reconciler's own options.
+  only those `reconciler.rsync_options` allows, then the reconciler's own options, then
+  `--` and the two locations (nothing after it can be read as an option).
 - `file_changes` / `volume_status`: the tracker keys of SPEC §3 and §5 after a batch.
 - `trash_stamp` / `trash_to_purge`: names of trash folders and which ones are too old.
 """
@@ -36,6 +37,7 @@ from reconciler.domain import (
     synced_key,
     syncing_key,
 )
+from reconciler.rsync_options import screen
 from reconciler.store.queue import QueueItem
 
 # Output lines of ours start with this, so rsync's own messages (-v) are never mistaken.
@@ -94,37 +96,7 @@ def package_excludes(file_ids: Sequence[str]) -> list[str]:
 
 # ---- rsync options by scope ----------------------------------------------------------------
 
-# Options that would change what reaches the target, where, or how we read the outcome.
-_REFUSED_LONG = frozenset(
-    {
-        "files-from", "from0", "partial-dir", "backup-dir", "temp-dir", "out-format", "log-format",
-        "info", "rsh", "exclude", "include", "filter", "exclude-from", "include-from",
-        "max-size", "min-size", "dry-run", "list-only", "inplace", "append",
-        "append-verify", "remove-source-files", "remove-sent-files", "delete",
-        "delete-before", "delete-during", "delete-delay", "delete-after",
-        "delete-excluded", "delete-missing-args", "del", "ignore-existing", "existing",
-        "ignore-non-existing", "update", "no-times", "no-t", "size-only", "no-relative",
-        "no-R", "no-dirs", "no-d", "cvs-exclude", "max-delete", "only-write-batch",
-        "write-batch", "read-batch", "files-from0", "server", "sender", "daemon",
-        "no-protect-args", "no-s", "no-secluded-args", "old-args",
-    }
-)  # fmt: skip
-_LONG_WITH_VALUE = frozenset(
-    {
-        "files-from", "partial-dir", "backup-dir", "out-format", "log-format", "info",
-        "rsh", "exclude", "include", "filter", "exclude-from", "include-from", "max-size",
-        "min-size", "max-delete", "write-batch", "only-write-batch", "read-batch",
-        "temp-dir", "compare-dest", "copy-dest", "link-dest", "suffix", "chmod", "chown",
-        "bwlimit", "timeout", "contimeout", "block-size", "rsync-path", "modify-window",
-        "compress-choice", "compress-level", "checksum-choice", "iconv", "usermap",
-        "groupmap", "remote-option", "debug", "port", "sockopts", "outbuf", "skip-compress",
-        "password-file", "log-file", "log-file-format", "checksum-seed", "max-alloc",
-        "stop-after", "stop-at", "copy-as", "address",
-    }
-)  # fmt: skip
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_REFUSED_SHORT = frozenset("neuCfF0T")
-_SHORT_WITH_VALUE = frozenset("eTBfM@")
 
 
 @dataclass(frozen=True)
@@ -143,34 +115,11 @@ def _split(text: str, scope: str, dropped: list[str]) -> list[str]:
 
 
 def _filter_args(tokens: list[str], scope: str, dropped: list[str]) -> list[str]:
-    kept: list[str] = []
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        take = 1
-        refused = False
-        if token.startswith("--"):
-            name, has_value, _ = token[2:].partition("=")
-            if name in _LONG_WITH_VALUE and not has_value:
-                take = 2
-            refused = name in _REFUSED_LONG
-        elif token.startswith("-") and len(token) > 1:
-            letters = token[1:]
-            for pos, letter in enumerate(letters):
-                if letter in _REFUSED_SHORT:
-                    refused = True
-                if letter in _SHORT_WITH_VALUE:
-                    take = 2 if pos == len(letters) - 1 else 1
-                    break
-        else:
-            refused = True  # a bare word would become a source or destination path
-        chunk = tokens[i : i + take]
-        if refused:
-            dropped.append(f"{scope}: {shlex.join(chunk)}")
-        else:
-            kept.extend(chunk)
-        i += take
-    return kept
+    # The manifests refuse these already; values that reached the store another way (the
+    # API, an older version) are screened again here, right before a command is built.
+    screened = screen(tokens)
+    dropped += [f"{scope}: {shlex.join(r.tokens)} ({r.reason})" for r in screened.refused]
+    return list(screened.kept)
 
 
 def merge_options(scopes: Sequence[tuple[str, str, str]]) -> MergedOptions:
@@ -230,7 +179,7 @@ def rsync_argv(
         argv += ["-e", ends.rsh]
     if dry_run:
         argv.append("--dry-run")
-    return [*argv, ends.source, ends.dest]
+    return [*argv, "--", ends.source, ends.dest]
 
 
 def rsync_env(options: MergedOptions) -> dict[str, str]:

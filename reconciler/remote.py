@@ -10,6 +10,7 @@ joined with `shlex.join`, so user paths are never interpreted by a shell.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import socket
@@ -27,6 +28,10 @@ class InvalidUrl(ValueError):
     pass
 
 
+class UnsafeUrl(InvalidUrl):
+    """Well-formed, but a part could be read as an option or split by a command line."""
+
+
 @dataclass(frozen=True)
 class SiteUrl:
     """A volume or hub location: `ssh://[user@]host[:port]/abs/path/`, `file:///abs/`, `/abs/`."""
@@ -40,19 +45,46 @@ class SiteUrl:
     def local(self) -> bool:
         return self.host is None
 
-    @property
-    def target(self) -> str:
-        return f"{self.user}@{self.host}" if self.user else str(self.host)
-
     def rsync_location(self) -> str:
-        """The root as rsync names it (`user@host:/path/` or `/path/`)."""
-        return f"{self.target}:{self.path}" if self.host else self.path
+        """The root as rsync names it (`host:/path/` or `/path/`).
+
+        No `user@`: the user goes to ssh as `-l USER` in `SshSettings.rsync_rsh`, before the
+        `--` that ends ssh's options (rsync would append its own `-l` after that `--`)."""
+        return f"{self.host}:{self.path}" if self.host else self.path
+
+
+# A host name, an IPv4 address or an IPv6 literal (urlsplit drops its brackets).
+_HOST_RE = re.compile(r"[A-Za-z0-9_.:%-]+")
+
+
+def _control(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+def _check_login(user: str | None, host: str) -> None:
+    """Refuse what ssh or rsync could read as an option, or split: `-oProxyCommand=...`."""
+    for what, value in (("user", user), ("host", host)):
+        if value is None:
+            continue
+        if value.startswith("-"):
+            raise UnsafeUrl(f'the {what} must not start with "-"')
+        if not value or any(c.isspace() for c in value) or _control(value):
+            raise UnsafeUrl(f"the {what} must not be empty or contain whitespace")
+    if not _HOST_RE.fullmatch(host):
+        raise UnsafeUrl(f"the host {host!r} is not a host name or an IP address")
 
 
 def parse_url(url: str) -> SiteUrl:
+    """Parse and check a volume or hub URL (every command is built from its result)."""
+    if _control(url):
+        # urlsplit would silently drop tabs and newlines; refuse every control character
+        raise UnsafeUrl("a URL must not contain control characters")
     if url.startswith("/"):
         return SiteUrl(path=url.rstrip("/") + "/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise InvalidUrl(f"not a URL: {url!r}: {exc}") from exc
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise InvalidUrl(f"file URL must be file:///absolute/path/: {url!r}")
@@ -64,6 +96,7 @@ def parse_url(url: str) -> SiteUrl:
             port = parts.port
         except ValueError as exc:
             raise InvalidUrl(f"bad port in {url!r}") from exc
+        _check_login(parts.username, parts.hostname)
         return SiteUrl(
             path=unquote(parts.path).rstrip("/") + "/",
             host=parts.hostname,
@@ -111,13 +144,21 @@ class SshSettings:
             opts += ["-p", str(port)]
         return opts
 
-    def ssh_argv(self, url: SiteUrl) -> list[str]:
-        """`ssh ... user@host` (append a remote command, already shell-quoted)."""
-        return ["ssh", *self.options(url.port), url.target]
+    def _login(self, url: SiteUrl) -> list[str]:
+        return [*self.options(url.port), *(["-l", url.user] if url.user else [])]
+
+    def ssh_argv(self, url: SiteUrl, *extra: str) -> list[str]:
+        """`ssh ... -- host` (append a remote command, already shell-quoted).
+
+        `--` ends ssh's options: neither the host nor the command that follows can be read
+        as one (ssh otherwise parses options again after the host)."""
+        return ["ssh", *self._login(url), *extra, "--", str(url.host)]
 
     def rsync_rsh(self, url: SiteUrl) -> str:
-        """The value of rsync's `-e` (rsync splits it itself; paths are quoted)."""
-        return shlex.join(["ssh", *self.options(url.port)])
+        """The value of rsync's `-e`, ending with `--`: rsync appends the host after it.
+
+        rsync splits this string itself (quotes, no shell); locations carry no `user@`."""
+        return shlex.join(["ssh", *self._login(url), "--"])
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ def prepare_root(shell: HubShell, url: SiteUrl, ssh: SshSettings) -> Completed:
     reserved = f"{root}{RESERVED_DIR}"
     dirs = " ".join(shlex.quote(f"{reserved}/{d}") for d in ("partial", "tmp", "trash"))
     script = (
-        f"if [ -d {shlex.quote(root)} ]; then mkdir -p {dirs}; "
+        f"if [ -d {shlex.quote(root)} ]; then mkdir -p -- {dirs}; "
         f"else echo {shlex.quote(f'volume root {root} does not exist')} >&2; exit 3; fi"
     )
     return _run(shell, site_command(url, ssh, script))
@@ -320,4 +320,4 @@ def close_master(shell: HubShell, url: SiteUrl, ssh: SshSettings) -> None:
     if url.local or not ssh.control_dir:
         return
     for settings in (ssh, *(lane(ssh, name) for name in LANES)):
-        _run(shell, [*settings.ssh_argv(url)[:-1], "-O", "exit", url.target])
+        _run(shell, settings.ssh_argv(url, "-O", "exit"))

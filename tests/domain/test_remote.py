@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from reconciler.domain import Direction
+from reconciler.planning import MergedOptions
 from reconciler.remote import (
     CommandFailed,
     FabricShell,
     HubShell,
     InvalidUrl,
     LocalShell,
+    SiteUrl,
     SshSettings,
+    UnsafeUrl,
     parse_url,
 )
+from reconciler.scan.listing import listing_argv
+from reconciler.transfer import run_batch
 from tests.support.sshd import SshSite
 
 
@@ -37,11 +45,87 @@ def test_parse_url(
 
 
 @pytest.mark.parametrize(
-    "url", ["relative/path", "http://x/y/", "ssh://host", "ssh://host:notaport/x/", "file://h/x"]
+    "url",
+    [
+        "relative/path",
+        "http://x/y/",
+        "ssh://host",
+        "ssh://host:notaport/x/",
+        "file://h/x",
+        "ssh://[::1/x/",  # urlsplit's own ValueError comes back as InvalidUrl
+    ],
 )
 def test_bad_urls(url: str) -> None:
     with pytest.raises(InvalidUrl):
         parse_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ssh://-oProxyCommand=touch%20x@nas/prod/", 'user must not start with "-"'),
+        ("ssh://-oProxyCommand=x/prod/", 'host must not start with "-"'),
+        ("ssh://sync@nas -p1/prod/", "host must not be empty or contain whitespace"),
+        ("ssh://a b@nas/prod/", "user must not be empty or contain whitespace"),
+        ("ssh://@nas/prod/", "user must not be empty"),
+        ("ssh://sync\t@nas/prod/", "control characters"),  # urlsplit would drop the tab
+        ("ssh://sync@na\rs/prod/", "control characters"),
+        ("/srv/a\x1bb/", "control characters"),
+        ("ssh://sync@nas;id/prod/", "not a host name or an IP address"),
+    ],
+)
+def test_urls_that_a_command_line_could_misread_are_refused(url: str, reason: str) -> None:
+    with pytest.raises(UnsafeUrl, match=re.escape(reason)):
+        parse_url(url.encode().decode("unicode_escape"))
+
+
+def test_ssh_commands_end_options_before_the_host() -> None:
+    url = SiteUrl(path="/prod/", host="nas", user="sync", port=2222)
+    argv = SshSettings().ssh_argv(url, "-O", "exit")
+    assert argv[-4:] == ["-O", "exit", "--", "nas"]
+    assert argv[argv.index("-l") + 1] == "sync" and argv[argv.index("-p") + 1] == "2222"
+    # rsync appends the host (and never a `-l`: locations carry no user) after this `--`
+    assert SshSettings().rsync_rsh(url).endswith(" -l sync --")
+    assert url.rsync_location() == "nas:/prod/"
+
+
+def test_an_option_in_the_user_or_host_never_reaches_ssh_as_one(
+    ssh_site: Callable[[str], SshSite], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth behind `parse_url`: a SiteUrl with `-oProxyCommand=...` as user or host
+    (a value stored by other means) runs nothing, through ssh nor through rsync's `-e`."""
+    site = ssh_site("paris")
+    (site.root / "f").write_bytes(b"data")
+    ssh = SshSettings(identity_file=str(site.keys.identity), known_hosts=str(site.keys.known_hosts))
+    shell = LocalShell()
+    good = parse_url(site.url)
+    listed = b"".join(shell.stream(listing_argv(good, ssh)))
+    assert listed.endswith(b"/f\0")  # the user goes to ssh as `-l`: the listing works
+    hub = tmp_path / "hub"
+    hub.mkdir()
+
+    def batch(direction: Direction, volume: SiteUrl) -> int:
+        options = MergedOptions((), {}, ())
+        hub_url = SiteUrl(path=f"{hub}/")
+        return run_batch(
+            shell, ssh, direction=direction, hub=hub_url, volume=volume, file_ids=["/f"],
+            options=options, now=0,
+        ).exit_code  # fmt: skip
+
+    assert batch(Direction.EMISSION, good) == 0  # rsync works with the user as `-l`
+    assert (hub / "f").read_bytes() == b"data"
+    # no `/` in the value: rsync would take `user@-o...:/path` for a local path otherwise
+    monkeypatch.setenv("SPCTL_TEST_MARKER", str(tmp_path / "pwned"))
+    evil = "-oProxyCommand=touch $SPCTL_TEST_MARKER"
+    for bad in (
+        SiteUrl(path=good.path, host="127.0.0.1", user=evil, port=site.port),
+        SiteUrl(path=good.path, host=evil, user=good.user, port=site.port),
+    ):
+        with pytest.raises(CommandFailed):
+            list(shell.stream(listing_argv(bad, ssh)))
+        assert batch(Direction.EMISSION, bad) != 0  # rsync's -e
+        assert batch(Direction.RECEPTION, bad) != 0  # ssh to prepare the root, then rsync
+    assert not list(tmp_path.glob("pwned*")), "ssh ran a ProxyCommand taken from a URL"
 
 
 def test_fabric_shell_moves_big_stdin_and_stdout_without_deadlock(

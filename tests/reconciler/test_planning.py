@@ -108,8 +108,8 @@ OPTION_CASES: list[tuple[str, list[tuple[str, str, str]], list[str], dict[str, s
     ),
     (
         "value in the next token kept",
-        [("global", "--timeout 30 -B 8192", "")],
-        ["--timeout", "30", "-B", "8192"],
+        [("global", "--timeout 30 --bwlimit 8192", "")],
+        ["--timeout", "30", "--bwlimit", "8192"],
         {},
         0,
     ),
@@ -120,7 +120,25 @@ OPTION_CASES: list[tuple[str, list[tuple[str, str, str]], list[str], dict[str, s
         {},
         6,
     ),
-    ("refused rsh and its value", [("hub", "-e 'ssh -p 2' -a", "")], ["-a"], {}, 1),
+    ("refused rsh and its value", [("hub", "-e 'ssh -p 2' -z", "")], ["-z"], {}, 1),
+    # only the allow-list passes: options stored through the API are screened again here
+    (
+        "commands, files outside, links out",
+        [
+            (
+                "volume",
+                "--rsync-path 'sh -c id' --log-file=/etc/x -M-x -L -K --copy-unsafe-links",
+                "",
+            )
+        ],
+        [],
+        {},
+        6,
+    ),
+    ("archive implies devices", [("global", "-a -z", "")], ["-z"], {}, 1),
+    ("end of options refused with what follows", [("global", "-- /etc/ -c", "")], ["-c"], {}, 2),
+    ("a flag given a value", [("global", "--compress=yes -W", "")], ["-W"], {}, 1),
+    ("a value option without its value", [("global", "-z --bwlimit", "")], ["-z"], {}, 1),
     ("refused letter in a cluster", [("global", "-avn -z", "")], ["-z"], {}, 1),
     ("bare words refused", [("global", "/etc/passwd -z", "")], ["-z"], {}, 1),
     ("unparseable string", [("global", "--chmod='x", "")], [], {}, 1),
@@ -173,14 +191,8 @@ LOCAL = Endpoints("/hub/", "/mnt/vol/", "/mnt/vol/", None)
         ),
         (PUSH, (), False, ["--partial-dir=/vol/.syncplanet/partial"], []),
         (LOCAL, (), True, ["--dry-run"], []),
-        # a user's -a (recursive) is neutralised; a user's --no-perms wins over our default
-        (
-            LOCAL,
-            ("-a", "--no-perms"),
-            False,
-            [],
-            ["--perms", "-a", "--no-perms", "--no-recursive", "--dirs"],
-        ),
+        # a user's --no-perms wins over our default
+        (LOCAL, ("-z", "--no-perms"), False, [], ["--perms", "--no-perms", "--no-recursive"]),
     ],
 )
 def test_rsync_argv(
@@ -194,7 +206,7 @@ def test_rsync_argv(
         dry_run=dry_run,
     )
     assert argv[0] == "rsync"
-    assert argv[-2:] == [ends.source, ends.dest]
+    assert argv[-3:] == ["--", ends.source, ends.dest]  # no location can be read as an option
     for needed in [
         "--from0",
         "--files-from=-",
