@@ -1,12 +1,15 @@
 """`spctl serve` (the tracker API with uvicorn) and `spctl db upgrade` (Alembic migrations).
 
 Settings come from the environment (`SPCTL_DB`, `SPCTL_SECRET`, `SPCTL_AUTHOR_MODE`,
-`SPCTL_CREATE_RETURNS_OBJ`, `SPCTL_ADMIN_PASSWORD`, `SPCTL_MAX_BODY`); flags override them.
+`SPCTL_CREATE_RETURNS_OBJ`, `SPCTL_ADMIN_PASSWORD`, `SPCTL_MAX_BODY`, `SPCTL_COOKIE_SECURE`);
+flags override them. The JWT secret is never a flag value (`ps` would show it): the
+environment or `--secret-file PATH`.
 On a store without users, `serve` creates `admin` (see `api.users.ensure_admin`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +17,11 @@ import typer
 from reconciler.cli.common import DbOpt, ServerOpt, clean_errors, fail
 from reconciler.store import engine as engines
 
+SECRET_REFUSED = (
+    "--secret is refused: a secret on the command line is visible to every account in the "
+    "process list (ps). Set SPCTL_SECRET in the environment or use --secret-file PATH "
+    "(a file only the tracker's account can read)."
+)
 db_app = typer.Typer(help="Store maintenance.", no_args_is_help=True)
 
 
@@ -21,8 +29,14 @@ db_app = typer.Typer(help="Store maintenance.", no_args_is_help=True)
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8090,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the JWT secret (default: SPCTL_SECRET, else a kept random one)"
+        ),
+    ] = None,
     secret: Annotated[
-        str | None, typer.Option(help="JWT secret (default: SPCTL_SECRET, else a kept random one)")
+        str | None, typer.Option(hidden=True, help="Refused: the process list shows it")
     ] = None,
     author_mode: Annotated[
         bool | None,
@@ -47,8 +61,10 @@ def serve(
         fail("serve runs a tracker on a store (--db); --server names a remote tracker")
     if max_body is not None and max_body <= 0:
         fail("--max-body must be a positive number of bytes")
+    if secret is not None:
+        fail(SECRET_REFUSED)
     settings = Settings.from_env(
-        db_url=db, secret=secret, author_mode=author_mode,
+        db_url=db, secret=read_secret_file(secret_file), author_mode=author_mode,
         create_returns_obj=create_returns_obj, max_body=max_body,
     )  # fmt: skip
     app = create_app(settings)
@@ -56,6 +72,19 @@ def serve(
         f"spctl: tracker on http://{host}:{port}/ (store {app.state.store.dialect})", err=True
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def read_secret_file(path: Path | None) -> str | None:
+    """The secret held in `path` (surrounding whitespace dropped); None without a path."""
+    if path is None:
+        return None
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"--secret-file {path}: cannot read it ({exc})")
+    if not value:
+        fail(f"--secret-file {path}: the file is empty")
+    return value
 
 
 @clean_errors
