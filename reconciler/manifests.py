@@ -82,8 +82,25 @@ class RawDocument:
 # ---- YAML ---------------------------------------------------------------------------------
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that manifests do not accept (anchors and aliases)."""
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one) and
+    anchors and aliases: a few lines of aliases (billion laughs) expand into gigabytes the
+    moment a value is copied or printed in an error message."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            name = f"*{event.anchor}"
+        elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+            name = f"&{event.anchor}"
+        else:
+            return super().compose_node(parent, index)
+        reason = f"anchors and aliases are not allowed in manifests ({name})"
+        raise _Refused(None, None, reason, event.start_mark)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -114,6 +131,9 @@ def parse_yaml(text: str, source: str) -> list[RawDocument]:
                 out += [RawDocument(source, f"{position} item {i}", b) for i, b in enumerate(body)]
             elif body is not None:
                 out.append(RawDocument(source, position, body))
+    except _Refused as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
+        raise ManifestError([f"{source}: line {line}: YAML {exc.problem}"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}: " if mark else ""

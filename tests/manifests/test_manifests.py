@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from reconciler.manifest_schema import Kind
 from reconciler.manifests import ManifestError, from_wire, load, parse_yaml, wire_body
-from tests.manifests.helpers import ENV, doc, docs, read, volume, write
+from tests.manifests.helpers import ENV, V, doc, docs, read, volume, write
 
 
 def names(path: Path) -> list[str]:
@@ -53,6 +58,51 @@ def test_syntax_errors_name_file_and_line() -> None:
     assert str(caught.value).startswith("tree/x.yaml: line 3: YAML syntax error:")
 
 
+def billion_laughs() -> str:
+    """A Volume whose `spec.url` is 9^9 (387 million) strings through nine levels of aliases."""
+    lines = ['lol0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"lol{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    spec = "\n".join(lines).replace("\n", "\n  ")
+    return f"{V}kind: Volume\nmetadata: {{name: paris}}\nx:\n  {spec}\nspec: {{url: *l8}}\n"
+
+
+def test_yaml_anchors_and_aliases_are_refused_with_file_and_line() -> None:
+    started = time.monotonic()
+    with pytest.raises(ManifestError) as caught:
+        parse_yaml(billion_laughs(), "tree/bomb.yaml")
+    assert time.monotonic() - started < 0.5
+    assert str(caught.value) == (
+        "tree/bomb.yaml: line 5: YAML anchors and aliases are not allowed in manifests (&l0)"
+    )
+    with pytest.raises(ManifestError, match=r"line 2: .* \(\*a\)"):  # an alias of a scalar
+        parse_yaml("a: 1\nb: *a\n", "x.yaml")
+
+
+def _limit_memory() -> None:
+    # bounds the damage if the bomb ever expands again: MemoryError instead of the machine
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def test_spctl_apply_refuses_a_billion_laughs_at_once(tmp_path: Path) -> None:
+    bomb = write(tmp_path / "bomb.yaml", billion_laughs())
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", "from reconciler.cli import main; main()", "apply", "-f", str(bomb)],
+        env={**os.environ, "SPCTL_DB": f"sqlite:///{tmp_path / 'store.db'}", "SPCTL_SERVER": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_limit_memory,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0
+    assert done.stderr.strip() == (
+        f"error: {bomb}: line 5: YAML anchors and aliases are not allowed in manifests (&l0)"
+    )
+    assert elapsed < 10, elapsed  # interpreter start-up included; the refusal itself is instant
+
+
 def test_status_and_null_values_are_ignored(tmp_path: Path) -> None:
     text = volume("paris", syncAmountEmission="null") + "status: {agentStatus: on, time: 5}\n"
     [m] = read(write(tmp_path / "v.yaml", text))
@@ -64,12 +114,12 @@ def test_variables_are_expanded_in_path_keys_only(tmp_path: Path) -> None:
     text = docs(
         doc("Hub", "hub", "{url: '${SPCTL_HOME}/hub/', knownHosts: '${SPCTL_HOME}/kh'}"),
         volume("paris", url="file://${SPCTL_HOME}/paris/"),
-        volume("rome", rsync_args="'--log-file=${SPCTL_HOME}'"),
+        volume("rome", rsync_args="'--skip-compress=${SPCTL_HOME}'"),
     )
     hub, paris, rome = read(write(tmp_path / "t.yaml", text))
     assert hub.spec == {"url": "/data/home/hub/", "knownHosts": "/data/home/kh"}
     assert paris.spec["url"] == "file:///data/home/paris/"
-    assert rome.spec["rsync_args"] == "--log-file=${SPCTL_HOME}"  # not a path key: untouched
+    assert rome.spec["rsync_args"] == "--skip-compress=${SPCTL_HOME}"  # not a path key: untouched
 
 
 def test_password_from_env_is_read_from_the_given_env(tmp_path: Path) -> None:
