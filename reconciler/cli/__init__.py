@@ -44,15 +44,20 @@ def _root(
 
 
 def _plain_flags(command: Any) -> None:
-    """Flags read `--dry-run  Print what would change` in --help, without a `<bool>` column.
+    """--help the kubectl way: `spctl get KIND [NAME]`, flags without a `<bool>` column.
 
-    Typer shows every option's type; for a flag that type says nothing. An empty metavar
-    renders as nothing (typer's own help option is built once per command, then cached).
+    Typer shows every option's type; for a flag that type says nothing, and an empty
+    metavar renders as nothing (typer's own help option is built once per command, then
+    cached). Arguments are named in capitals.
     """
     help_option = command.get_help_option(command.context_class(command))
     for param in [*command.params, help_option]:
-        if getattr(param, "is_flag", False) and param.metavar is None:
+        if param is None or param.metavar is not None:
+            continue
+        if getattr(param, "is_flag", False):
             param.metavar = ""
+        elif param.param_type_name == "argument":
+            param.metavar = param.name.upper()
     for sub in getattr(command, "commands", {}).values():
         _plain_flags(sub)
 

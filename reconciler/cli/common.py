@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from reconciler.private_files import private_dir, write_private
-from reconciler.store import Store
+
+if TYPE_CHECKING:
+    from reconciler.store import Store
 
 DbOpt = Annotated[
     str | None,
@@ -118,8 +120,18 @@ class Target:
 
     @contextmanager
     def store(self) -> Iterator[Store]:
+        from reconciler.store import Store
+
+        default = self.db is None and not os.environ.get("SPCTL_HOME")
+        new = default and _default_store_is_new()
         store = Store.open(self.db)
         try:
+            if default and (new or _is_empty(store)):
+                url = store.engine.url.render_as_string(hide_password=True)
+                state = "new, empty" if new else "empty"
+                typer.echo(
+                    f"spctl: store {url} ({state}; set SPCTL_HOME or --db for another)", err=True
+                )
             yield store
         finally:
             store.close()
@@ -131,6 +143,22 @@ class Target:
         return Client(self.server, token=load_token(self.server))
 
 
+def _default_store_is_new() -> bool:
+    from reconciler.store.engine import default_db_url
+
+    url = default_db_url()
+    path = url.split(":///", 1)[1] if url.startswith("sqlite:///") else ""
+    return bool(path) and not Path(path).exists()
+
+
+def _is_empty(store: Store) -> bool:
+    """No object at all: not even the configuration a first `spctl apply` writes."""
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT 1 FROM nodes LIMIT 1")).first() is None
+
+
 def target(db: str | None, server: str | None) -> Target:
     if db and server:
         fail("give either --db or --server, not both")
@@ -139,6 +167,21 @@ def target(db: str | None, server: str | None) -> Target:
 
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def check_output(output: str, allowed: tuple[str, ...] = ("table", "json", "yaml")) -> None:
+    if output not in allowed:
+        fail(f'unknown output format "{output}": use {", ".join(allowed)}')
+
+
+def print_output(value: Any, output: str) -> None:
+    """`-o json` or `-o yaml` of the same JSON-ready value (the shape the API answers)."""
+    if output == "yaml":
+        import yaml
+
+        typer.echo(yaml.safe_dump(value, sort_keys=False, allow_unicode=True), nl=False)
+    else:
+        print_json(value)
 
 
 def is_terminal() -> bool:

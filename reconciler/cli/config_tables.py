@@ -7,7 +7,6 @@ return) into kubectl-like aligned columns.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.manifest_schema import Kind, KindInfo
@@ -27,7 +26,9 @@ def _when(key: str) -> Callable[[Mapping[str, Any]], Any]:
     def cell(obj: Mapping[str, Any]) -> Any:
         value = (obj.get("status") or {}).get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            from reconciler.status import iso_time  # spctl's one time format
+
+            return iso_time(int(value))
         return value
 
     return cell

@@ -2,51 +2,53 @@
 
 Each command gets the same JSON either from the store (`--db`, through `reconciler.status`
 and `reconciler.explain`) or from a tracker (`--server`, the `/api/status|describe|explain`
-routes), then prints it as a table or, with `-o json`, as is.
+routes), then prints it as a table or, with `-o json|yaml`, as is. Imports are local to the
+functions that need them: a table from a small store starts without the HTTP client.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import typer
 
+from reconciler.cli import describe_cmds
 from reconciler.cli.common import (
     DbOpt,
     OutputOpt,
     ServerOpt,
     Target,
+    check_output,
     clean_errors,
     fail,
     load_token,
-    print_json,
+    print_output,
     target,
 )
-from reconciler.explain import explain
-from reconciler.runtime import now_ms
-from reconciler.status import (
-    BadRequest,
-    NotFound,
-    describe_file,
-    human_age,
-    human_bytes,
-    iso_time,
-    site_status,
-    to_json,
-)
-from reconciler.store import Tx
+
+if TYPE_CHECKING:
+    from reconciler.store import Tx
 
 
-def _fetch(t: Target, route: str, local: Callable[[Tx], Any], params: dict[str, str]) -> Any:
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def fetch(t: Target, route: str, local: Callable[[Tx], Any], params: dict[str, str]) -> Any:
+    """The JSON of `local(tx)` on the store, or of `route` on the tracker (--server)."""
     if t.server is None:
+        from reconciler.status import BadRequest, NotFound, to_json
+
         with t.store() as store, store.read() as tx:
             try:
                 return to_json(local(tx))
             except (NotFound, BadRequest) as exc:
                 fail(str(exc))
+    import httpx
+
     token = load_token(t.server)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -71,12 +73,9 @@ def _yes(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
-def _check_output(output: str) -> None:
-    if output not in ("table", "json"):
-        fail(f"--output: expected table or json, got {output!r}")
-
-
 def render_status(sites: list[dict[str, Any]], now: int) -> str:
+    from reconciler.status import human_age, human_bytes
+
     if not sites:
         return "No sites configured: apply a Hub and Volumes first (spctl apply -f manifests/)."
     headers = ["SITE", "ROLE", "REACHABLE", "SYNCED", "OUTDATED", "MISSING", "SYNCING",
@@ -97,6 +96,8 @@ def render_status(sites: list[dict[str, Any]], now: int) -> str:
 
 
 def render_file(d: dict[str, Any]) -> str:
+    from reconciler.status import human_bytes, iso_time
+
     size = d["file_size"]
     head = [
         f"File:      {d['file_id']}",
@@ -124,7 +125,7 @@ def render_explain(path: str, items: list[dict[str, Any]]) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `status`, `describe file` and `explain` to `app`."""
+    """Add `status`, `describe file|volume|hub|user|synctarget` and `explain` to `app`."""
     describe = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
     app.add_typer(describe, name="describe")
 
@@ -132,10 +133,12 @@ def register(app: typer.Typer) -> None:
     @clean_errors
     def status_cmd(db: DbOpt = None, server: ServerOpt = None, output: OutputOpt = "table") -> None:
         """Per site: reachable, files per state, pending bytes and age, last jobs."""
-        _check_output(output)
-        sites = _fetch(target(db, server), "/api/status", site_status, {})
-        if output == "json":
-            print_json(sites)
+        from reconciler.status import site_status
+
+        check_output(output)
+        sites = fetch(target(db, server), "/api/status", site_status, {})
+        if output != "table":
+            print_output(sites, output)
         else:
             typer.echo(render_status(sites, now_ms()))
 
@@ -148,11 +151,13 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = "table",
     ) -> None:
         """Every site with the file's state there and the times of its transfers."""
-        _check_output(output)
+        from reconciler.status import describe_file
+
+        check_output(output)
         route = "/api/describe/" + quote(path.lstrip("/"))
-        d = _fetch(target(db, server), route, lambda tx: describe_file(tx, path), {})
-        if output == "json":
-            print_json(d)
+        d = fetch(target(db, server), route, lambda tx: describe_file(tx, path), {})
+        if output != "table":
+            print_output(d, output)
         else:
             typer.echo(render_file(d))
 
@@ -166,16 +171,20 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = "table",
     ) -> None:
         """Why the file is, or is not yet, on each site (or on --site)."""
-        _check_output(output)
+        from reconciler.explain import explain
+
+        check_output(output)
         now = now_ms()
         route = "/api/explain/" + quote(path.lstrip("/"))
-        items = _fetch(
+        items = fetch(
             target(db, server),
             route,
             lambda tx: explain(tx, path, site, now=now),
             {"site": site} if site else {},
         )
-        if output == "json":
-            print_json(items)
+        if output != "table":
+            print_output(items, output)
         else:
             typer.echo(render_explain(path, items))
+
+    describe_cmds.register(describe)

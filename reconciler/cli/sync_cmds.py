@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 from types import FrameType
 from typing import Annotated
@@ -182,6 +183,7 @@ def register(app: typer.Typer) -> None:
         """The embedded default: the tracker API and the reconciler in one process."""
         _local_only(server, "run")
         _logging(log_level)
+        listener = _listen(host, port)  # before anything starts: a busy port fails here
         import uvicorn
 
         from api.app import create_app
@@ -196,16 +198,28 @@ def register(app: typer.Typer) -> None:
         session: HubSession = open_session(store, metrics=metrics)
         loop = Scheduler(session)
         loop.start()
-        typer.echo(f"spctl run: API on http://{host}:{port}/ , reconciler started", err=True)
+        typer.echo(f"spctl run: API on http://{host}:{port}/, reconciler started", err=True)
         # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal with the
         # handler found at start: make that one a clean exit, so the loop below is stopped.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, _exit_cleanly)
         try:
-            uvicorn.run(api, host=host, port=port, log_level=log_level.lower())
+            config = uvicorn.Config(api, host=host, port=port, log_level=log_level.lower())
+            uvicorn.Server(config).run(sockets=[listener])
         finally:
+            listener.close()
             loop.shutdown()
             store.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The API's listening socket, bound now; a port in use is one line and exit 2."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        fail(f"cannot listen on {host}:{port}: {reason} (choose another --port)")
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:

@@ -3,11 +3,14 @@
 With `--server` they call the tracker through `api.client.Client` (token from `spctl login`
 or `SPCTL_TOKEN`); with `--db` they run the same `api.dam` functions on the store, as the
 local user (admin rights: whoever can open the store file can change it anyway).
+Author of what they write: with `--server` the signed-in tracker user (the token's); on a
+store, `SPCTL_AUTHOR` when set, else the login name of the account running spctl.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 import time
 from typing import Annotated, Any
@@ -33,7 +36,7 @@ def _local_user() -> Any:
     from api.deps import User, UserClass
 
     try:
-        name = getpass.getuser()
+        name = os.environ.get("SPCTL_AUTHOR") or getpass.getuser()
     except (KeyError, OSError):
         name = "spctl"
     return User(username=name, cls=UserClass.ADMIN, doc={"_id": f"@{name}", "username": name})
@@ -71,7 +74,11 @@ def publish(
     db: DbOpt = None,
     server: ServerOpt = None,
 ) -> None:
-    """Track a file published at ORIGIN (it then syncs to the hub and the other sites)."""
+    """Track a file published at ORIGIN (it then syncs to the hub and the other sites).
+
+    Its author is the signed-in tracker user with --server; on a store, $SPCTL_AUTHOR or
+    your login name.
+    """
     body: dict[str, Any] = {"_id": path, "origin": origin, "comment": comment}
     if priority is not None:
         body["sync_priority"] = priority

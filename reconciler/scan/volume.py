@@ -254,5 +254,10 @@ def _finish(
     with rt.store.write() as tx:
         tx.patch(VOLUME_PREFIX + volume, status)
     rt.metrics.scan_duration.labels(volume).set(duration)
-    log.info("scan %s: %s, %d listed, %s", volume, report.status, report.listed, report.actions)
+    # A scan that changed nothing repeats every few seconds per volume: DEBUG, not INFO.
+    changed = bool(report.actions) or report.status is ScanStatus.FAILED
+    log.log(
+        logging.INFO if changed else logging.DEBUG,
+        "scan %s: %s, %d listed, %s", volume, report.status, report.listed, report.actions,
+    )  # fmt: skip
     return replace(report, duration=duration)

@@ -1,12 +1,16 @@
-"""Run every benchmark module (`python -m tests.bench [name ...]`), each printing its ratios.
+"""`python -m tests.bench [--only NAME] [--scale X] [NAME ...]`: run the benchmarks.
 
-Modules are `tests/bench/bench_*.py` with a `main()`; sizes are reduced with BENCH_* variables
-documented in each module.
+Modules are `tests/bench/bench_*.py` with a `main()`, each printing its ratios against a
+reference measured in the same run. `--scale 0.1` divides the default sizes by ten (a quick
+look; BENCH_SCALE for the modules); the BENCH_* variables documented in each module still
+set one size exactly.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import os
 import pkgutil
 import sys
 import time
@@ -14,21 +18,65 @@ import time
 import tests.bench as package
 
 
-def main(argv: list[str]) -> int:
-    names = sorted(
-        m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("bench_")
+def available() -> list[str]:
+    return sorted(
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules(package.__path__)
+        if m.name.startswith("bench_")
     )
-    chosen = [n for n in names if not argv or any(a in n for a in argv)]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    names = available()
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description="SyncPlanet benchmarks (not tests): each prints ratios against a "
+        "reference measured in the same run.",
+        epilog="benchmarks: " + ", ".join(names),
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default all)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this benchmark (repeat, or separate with commas)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="factor on the default sizes (0.1 = a quick run); sets BENCH_SCALE",
+    )
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    args = parser.parse_args(argv)
+    wanted = [*args.names, *(n for item in args.only for n in item.split(",") if n)]
+    unknown = [w for w in wanted if not any(w in n for n in names)]
+    if unknown:
+        parser.error(f"no benchmark named {', '.join(unknown)} (choose from {', '.join(names)})")
+    if args.scale is not None and args.scale <= 0:
+        parser.error("--scale must be positive")
+    args.chosen = [n for n in names if not wanted or any(w in n for w in wanted)]
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    if args.list:
+        print("\n".join(args.chosen))
+        return 0
+    if args.scale is not None:
+        os.environ["BENCH_SCALE"] = str(args.scale)
     failed = 0
-    for name in chosen:
-        print(f"=== {name}", flush=True)
+    for name in args.chosen:
+        print(f"=== bench_{name}", flush=True)
         start = time.monotonic()
         try:
-            importlib.import_module(f"tests.bench.{name}").main()
+            importlib.import_module(f"tests.bench.bench_{name}").main()
         except Exception as exc:  # one broken benchmark must not hide the others
             failed += 1
-            print(f"{name} failed: {type(exc).__name__}: {exc}", flush=True)
-        print(f"=== {name} took {time.monotonic() - start:.1f}s\n", flush=True)
+            print(f"bench_{name} failed: {type(exc).__name__}: {exc}", flush=True)
+        print(f"=== bench_{name} took {time.monotonic() - start:.1f}s\n", flush=True)
     return 1 if failed else 0
 
 

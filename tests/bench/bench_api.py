@@ -33,6 +33,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from tests.bench import scaled
+
 SITES = [
     "hub",
     "paris",
@@ -319,7 +321,7 @@ def bench_store(label: str, url: str, files: int, sites: list[str]) -> None:
 
 
 def main() -> None:
-    files = env_int("BENCH_FILES", 1_000_000)
+    files = scaled("BENCH_FILES", 1_000_000)
     sites = SITES[: env_int("BENCH_SITES", 8)]
     stores = (os.environ.get("BENCH_STORES") or "sqlite,postgres").split(",")
     if "sqlite" in stores:

@@ -26,9 +26,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from reconciler.metrics import Metrics
 from reconciler.store import Store
+from tests.bench import scaled
 from tests.support import pg
 
-FILES = int(os.environ.get("BENCH_FILES", "1000000"))
+FILES = scaled("BENCH_FILES", 1_000_000)
 SITES = int(os.environ.get("BENCH_SITES", "8"))
 PENDING = float(os.environ.get("BENCH_PENDING", "0.01"))
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "20"))

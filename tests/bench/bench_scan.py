@@ -30,6 +30,7 @@ from reconciler.scan.compare import ActionKind
 from reconciler.store import Store
 from reconciler.store.bulk import _write_rows, derived_rows
 from reconciler.store.documents import node_columns
+from tests.bench import scaled
 from tests.support import pg
 from tests.support.sshd import SshKeys, SshSite, client_options
 
@@ -183,8 +184,8 @@ def memory(tmp: Path, keys: SshKeys, stores: Stores, count: int) -> None:
 
 
 def main() -> None:
-    count = int(os.environ.get("BENCH_FILES", "100000"))
-    rss_count = int(os.environ.get("BENCH_RSS_FILES", "1000000"))
+    count = scaled("BENCH_FILES", 100_000)
+    rss_count = scaled("BENCH_RSS_FILES", 1_000_000)
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as name:
         tmp = Path(name)
         keys = SshKeys(tmp / "keys")
