@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from reconciler.config import SyncConfig, VolumeConfig
 from reconciler.domain import RESERVED_DIR, is_unreachable, relpath, synced_key
 from reconciler.planning import MergedOptions, merge_options, trash_stamp
-from reconciler.remote import SiteUrl, parse_url
+from reconciler.remote import InvalidUrl, SiteUrl, parse_url
 from reconciler.runtime import Runtime
 from reconciler.store.queue import removal_queue
 
@@ -125,7 +125,11 @@ def propagate_deletions(rt: Runtime, volume: str) -> int:
     vol = cfg.volumes.get(volume)
     if vol is None or not vol.enabled or not vol["propagateDeletions"]:
         return 0
-    mover = _Mover(rt, cfg, vol, trash_stamp(rt.clock()))
+    try:
+        mover = _Mover(rt, cfg, vol, trash_stamp(rt.clock()))
+    except InvalidUrl as exc:
+        log.error("propagateDeletions on %s: bad url: %s", volume, exc)
+        return 0
     moved = 0
     skip: set[str] = set()
     while not mover.unreachable:

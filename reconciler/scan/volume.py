@@ -29,7 +29,7 @@ from typing import IO
 
 from reconciler.config import SyncConfig, VolumeConfig
 from reconciler.domain import VOLUME_PREFIX
-from reconciler.remote import CommandFailed, parse_url
+from reconciler.remote import CommandFailed, InvalidUrl, parse_url
 from reconciler.runtime import Runtime
 from reconciler.scan.apply import ActionBuffer, apply_actions
 from reconciler.scan.compare import ActionKind, OrderError, ScanContext, compare
@@ -113,7 +113,10 @@ def _parse(chunks: Iterable[bytes], parser: ListingParser) -> Iterator[Listed]:
 
 def _listing(rt: Runtime, volume: VolumeConfig) -> Iterator[bytes]:
     """The listing command's output, in chunks; `ScanFailed` if it did not exit 0."""
-    argv = listing_argv(parse_url(volume.url), rt.ssh)
+    try:
+        argv = listing_argv(parse_url(volume.url), rt.ssh)
+    except InvalidUrl as exc:  # stored without validation (the API): recorded, not raised
+        raise ScanFailed(2, f"bad url: {exc}") from exc
     try:
         yield from rt.shell.stream(argv)
     except CommandFailed as exc:

@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -349,6 +350,24 @@ def test_an_unreachable_volume_changes_nothing(world: World) -> None:
     assert volume is not None and volume["exit_scan"] == 255 and volume["stderr_scan"]
     paris.start()
     assert world.scan("paris").status is ScanStatus.DONE
+
+
+def test_a_stored_url_with_an_option_in_it_fails_the_scan_and_runs_nothing(
+    world: World, tmp_path: Path
+) -> None:
+    """A URL written through the API (not validated as manifests are) is refused where the
+    command is built: the scan fails with the reason, and no ssh option is ever run."""
+    paris = world.volume("paris", enableDiscovery=True)
+    write(paris.root / "a.exr", b"a")
+    command = quote(f"touch {tmp_path}/pwned", safe="")
+    evil = f"ssh://-oProxyCommand={command}@127.0.0.1:{paris.port}{paris.root}/"
+    world.put({"_id": "volume/paris", "name": "paris", "url": evil, "enableDiscovery": True})
+    report = world.scan("paris")
+    assert (report.status, report.exit_code) == (ScanStatus.FAILED, 2)
+    assert 'bad url: the user must not start with "-"' in report.stderr
+    volume = world.doc("volume/paris")
+    assert volume is not None and "bad url" in volume["stderr_scan"]
+    assert world.files() == {} and not list(tmp_path.glob("pwned*"))
 
 
 def test_a_failing_find_or_an_empty_root_changes_nothing(world: World) -> None:
