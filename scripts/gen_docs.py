@@ -15,7 +15,8 @@ rendered from the code itself, so the reference cannot drift from what ships:
 - `api-routes`: the routes of the OpenAPI document of the app `api.app.create_app` builds
   on a throwaway SQLite store (method, path, group, description);
 
-and `on_files` adds `changelog.md`, the repository's CHANGELOG.md as a page.
+and `on_files` adds `changelog.md` (the repository's CHANGELOG.md as a page) and
+`openapi.json` (the tracker's OpenAPI document, as the running tracker serves it).
 
 `python scripts/gen_docs.py NAME [ARG]` prints one generated part (for a look, or a diff).
 """
@@ -197,20 +198,27 @@ def render_manifest_keys(kind_name: str) -> str:
 # --- API routes ---------------------------------------------------------------------------
 
 
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the app `api.app.create_app` builds on a throwaway store."""
+    if "openapi" not in _documents:
+        from api.app import create_app
+        from api.settings import Settings
+        from reconciler.store import Store
+
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/api.db"
+            store = Store.open(url)
+            try:
+                settings = Settings(db_url=url, secret="docs", admin_password="docs-only")
+                _documents["openapi"] = create_app(settings, store=store).openapi()
+            finally:
+                store.close()
+    return _documents["openapi"]
+
+
 def render_api_routes() -> str:
     """Method, path, group and description of every route in the app's OpenAPI document."""
-    from api.app import create_app
-    from api.settings import Settings
-    from reconciler.store import Store
-
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/api.db"
-        store = Store.open(url)
-        try:
-            settings = Settings(db_url=url, secret="docs", admin_password="docs-only")
-            document = create_app(settings, store=store).openapi()
-        finally:
-            store.close()
+    document = openapi_document()
     lines = ["| method | path | group | notes |", "|---|---|---|---|"]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
@@ -229,6 +237,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "api-routes": render_api_routes,
 }
 _cache: dict[tuple[str, str | None], str] = {}
+_documents: dict[str, dict[str, Any]] = {}
 
 
 def render(name: str, arg: str | None = None) -> str:
@@ -245,6 +254,7 @@ def expand(markdown: str) -> str:
 
 def on_pre_build(config: Any) -> None:
     _cache.clear()  # `mkdocs serve` rebuilds: read the code again
+    _documents.clear()
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
@@ -262,6 +272,8 @@ def on_files(files: Any, config: Any) -> Any:
     from mkdocs.structure.files import File
 
     files.append(File.generated(config, "changelog.md", content=changelog_page()))
+    openapi = json.dumps(openapi_document(), indent=2)
+    files.append(File.generated(config, "openapi.json", content=openapi))
     return files
 
 
