@@ -39,6 +39,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "smtpFrom": "syncplanet@localhost",
     "smtpUser": "",
     "smtpPasswordFromEnv": "",
+    "smtpAllowPlaintext": False,  # a login over SMTP without TLS (trusted local link only)
     "notifyMinIntervalSeconds": 900,
 }
 
@@ -249,6 +250,7 @@ _VOLATILE_KEYS = frozenset(
         "scannedOnce",
         "notifiedState",
         "lastNotification",
+        "notifyError",
         "rsync_args",
         "rsync_env",
         "notifiedEmails",

@@ -8,7 +8,11 @@ notified, which is kept on the volume object (`notifiedState`: up | down,
 volume per `notifyMinIntervalSeconds`, never one mail per file; a volume that goes down and
 comes back within the interval sends nothing. `plan_digest` decides, purely; SMTP settings
 are the global parameters `smtpHost`, `smtpPort`, `smtpFrom`, `smtpUser`,
-`smtpPasswordFromEnv` (the name of the environment variable holding the password).
+`smtpPasswordFromEnv` (the name of the environment variable holding the password) and
+`smtpAllowPlaintext`. Credentials never travel in clear text: with a login configured, the
+connection must be SMTPS (port 465) or upgraded by STARTTLS, else nothing is sent unless
+`smtpAllowPlaintext: true` (a server on a trusted local link). A pass that could not send
+records why on the volumes left waiting (`notifyError`, cleared by the next mail sent).
 """
 
 from __future__ import annotations
@@ -165,9 +169,22 @@ def plan_pass(tx: Tx, now: int) -> list[Digest]:
     return digests
 
 
+class PlaintextLogin(smtplib.SMTPException):
+    """A login would send the SMTP credentials in clear text; refused (not retried faster)."""
+
+
+def plaintext_refusal(host: str, port: int) -> str:
+    return (
+        f"SMTP {host}:{port} offers no STARTTLS: the login and password are not sent in clear "
+        "text. Use a server with STARTTLS, or SMTPS on port 465, or set smtpAllowPlaintext: "
+        "true in the global parameters (only for a server on a trusted link)"
+    )
+
+
 @contextmanager
 def smtp_session(params: GlobalParameters, env: Mapping[str, str]) -> Iterator[smtplib.SMTP]:
-    """One SMTP connection for the whole pass (STARTTLS when offered, login when configured)."""
+    """One SMTP connection for the whole pass (STARTTLS when offered, login when configured;
+    a login needs TLS unless `smtpAllowPlaintext`)."""
     host, port = str(params["smtpHost"]), int(params["smtpPort"])
     smtp: smtplib.SMTP
     if port == 465:
@@ -176,11 +193,15 @@ def smtp_session(params: GlobalParameters, env: Mapping[str, str]) -> Iterator[s
         smtp = smtplib.SMTP(host, port, timeout=30)
     try:
         smtp.ehlo()
-        if port != 465 and smtp.has_extn("starttls"):
+        encrypted = port == 465
+        if not encrypted and smtp.has_extn("starttls"):
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
+            encrypted = True
         user = str(params["smtpUser"] or "")
         if user:
+            if not encrypted and params["smtpAllowPlaintext"] is not True:
+                raise PlaintextLogin(plaintext_refusal(host, port))
             smtp.login(user, env.get(str(params["smtpPasswordFromEnv"] or ""), ""))
         yield smtp
     finally:
@@ -200,8 +221,9 @@ def message(digest: Digest, sender: str) -> EmailMessage:
 
 
 def notify_pass(rt: Runtime, env: Mapping[str, str] | None = None) -> int:
-    """Send the digests due now; return how many were sent. SMTP trouble is logged, and
-    what was not sent is planned again at the next pass (nothing is recorded for it)."""
+    """Send the digests due now; return how many were sent. SMTP trouble is logged and
+    recorded as `notifyError` on the volumes whose digest was not sent; their news is
+    planned again at the next pass (notifiedState and lastNotification stay as they were)."""
     now = rt.clock()
     with rt.store.read() as tx:
         params = tx.config().globals
@@ -218,11 +240,21 @@ def notify_pass(rt: Runtime, env: Mapping[str, str] | None = None) -> int:
                 with rt.store.write() as tx:
                     tx.patch(
                         f"volume/{digest.volume}",
-                        {"notifiedState": digest.state, "lastNotification": now},
-                    )
+                        {"notifiedState": digest.state, "lastNotification": now,
+                         "notifyError": None},
+                    )  # fmt: skip
                 sent += 1
     except (OSError, smtplib.SMTPException) as exc:
-        log.warning(
-            "notifications: SMTP %s:%s failed: %s", params["smtpHost"], params["smtpPort"], exc
-        )
+        error = str(exc) if isinstance(exc, PlaintextLogin) else f"SMTP failed: {exc}"
+        log.warning("notifications: %s:%s: %s", params["smtpHost"], params["smtpPort"], error)
+        _record_error(rt, [d.volume for d in digests[sent:]], error)
     return sent
+
+
+def _record_error(rt: Runtime, volumes: Sequence[str], error: str) -> None:
+    """`notifyError` on the volumes left waiting (written only when it changes)."""
+    with rt.store.write() as tx:
+        for volume in volumes:
+            doc = tx.get(f"volume/{volume}")
+            if doc is not None and doc.get("notifyError") != error:
+                tx.patch(f"volume/{volume}", {"notifyError": error})

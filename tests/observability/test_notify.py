@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.notify import Failure, notify_pass, plan_digest
+from reconciler.notify import Failure, notify_pass, plaintext_refusal, plan_digest
 from reconciler.remote import LocalShell, SshSettings
 from reconciler.runtime import Runtime
 from reconciler.store import Store
@@ -121,6 +121,37 @@ def test_smtp_down_records_nothing_and_retries(store: Store, smtp: tuple[Sink, i
         tx.patch("rsyncGlobalParameters", {"smtpPort": port})
     assert notify_pass(rt) == 1
     assert sink.messages[-1][1]["Subject"] == "[SyncPlanet] tokyo is unreachable"
+
+
+def test_no_login_in_clear_text_unless_allowed(store: Store) -> None:
+    """The sink offers AUTH on a plain connection (no STARTTLS): with a login configured the
+    reconciler refuses to send the password, records why on the volume and sends nothing;
+    `smtpAllowPlaintext: true` lets it through; the next mail clears the error."""
+    env = {"SPCTL_TEST_SMTP_PW": "s3cret"}
+    login = {"smtpUser": "mailer", "smtpPasswordFromEnv": "SPCTL_TEST_SMTP_PW"}
+    with smtp_sink(login=("mailer", "s3cret")) as (sink, port):
+        docs = config(port)
+        docs[0].update(login)
+        seed(store, config=docs)
+        set_tokyo(store, lastConnectionAttempt=NOW)
+        rt = Runtime(store=store, shell=LocalShell(), ssh=SshSettings(), clock=Clock())
+        assert notify_pass(rt, env) == 0
+        assert sink.logins == [] and sink.messages == []
+        with store.read() as tx:
+            tokyo = tx.get("volume/tokyo")
+        assert tokyo is not None and "notifiedState" not in tokyo
+        assert tokyo["notifyError"] == plaintext_refusal("127.0.0.1", port)
+        assert "offers no STARTTLS" in tokyo["notifyError"]
+        assert "smtpAllowPlaintext" in tokyo["notifyError"]
+
+        with store.write() as tx:
+            tx.patch("rsyncGlobalParameters", {"smtpAllowPlaintext": True})
+        assert notify_pass(rt, env) == 1
+        assert sink.logins == ["mailer"]
+        assert sink.messages[-1][1]["Subject"] == "[SyncPlanet] tokyo is unreachable"
+        with store.read() as tx:
+            tokyo = tx.get("volume/tokyo")
+        assert tokyo is not None and "notifyError" not in tokyo
 
 
 def test_no_smtp_host_or_no_recipients_sends_nothing(store: Store, smtp: tuple[Sink, int]) -> None:
