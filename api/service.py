@@ -53,6 +53,16 @@ def new_id() -> str:
     return secrets.token_hex(12)
 
 
+ULID_MARK = "{#}"  # damas-core's ulid hook: the first one in a created `_id` becomes a ULID
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_ulid(now_ms: int) -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, 26 Crockford base-32 digits."""
+    value = (now_ms & (2**48 - 1)) << 80 | int.from_bytes(secrets.token_bytes(10), "big")
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
 def check_id(label: str, node_id: object) -> str:
     if not isinstance(node_id, str) or not node_id:
         raise bad_request(label, f"_id must be a non-empty string, not {node_id!r}")
@@ -163,6 +173,8 @@ def create(tx: Tx, ctx: Context, body: object) -> Reply:
     for doc in docs:
         if doc.get("_id") is None:
             doc["_id"] = new_id()
+        elif isinstance(doc["_id"], str) and ULID_MARK in doc["_id"]:
+            doc["_id"] = doc["_id"].replace(ULID_MARK, new_ulid(ctx.now), 1)
         check_id(label, doc["_id"])
         may_write(ctx, doc["_id"], label)
         prepared.append(
@@ -234,7 +246,10 @@ def upsert(tx: Tx, ctx: Context, body: object) -> Reply:
     updated = tx.patch_many(
         {d["_id"]: client_keys(ctx, d, label) for d in existing if d["_id"] not in denied}
     )
-    created = [_created(ctx, d) for d, ok in zip(fresh, inserted, strict=True) if ok]
+    # damas-core: all new -> ids (objects with create_returns_obj), mixed -> the created
+    # nodes as objects, then the updated ones
+    shown = public_doc if existing else (lambda d: _created(ctx, d))
+    created = [shown(d) for d, ok in zip(fresh, inserted, strict=True) if ok]
     changed = [_present(ctx, updated.get(d["_id"])) for d in existing]
     results = created + changed
     if results and all(r is None for r in results):

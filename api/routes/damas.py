@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Route
@@ -29,7 +29,7 @@ from api.deps import (
     UserDep,
     token_of,
 )
-from api.errors import ApiFailure, JsonBody, OptionalJsonBody, parse_json
+from api.errors import ApiFailure, JsonBody, OptionalJsonBody, optional_json_body, parse_json
 from api.fastread import FastReader, read_texts
 from api.service import Context, Reply
 from api.settings import Settings
@@ -266,9 +266,22 @@ def verify(user: CurrentUser) -> Response:
     return JSONResponse(user.doc)
 
 
+async def _form_or_json(request: Request) -> Any:
+    """A form (`expiresIn=2h`, what damas-core's clients post) or an optional JSON body."""
+    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+        return await optional_json_body(request)
+    try:
+        return dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise ApiFailure(400, "Bad request: the form is not UTF-8") from None
+
+
 @route("POST", "/api/createToken")
 def create_token(
-    store: StoreDep, settings: SettingsDep, user: CurrentUser, body: OptionalJsonBody
+    store: StoreDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    body: Annotated[Any, Depends(_form_or_json)],
 ) -> Response:
     token = read_only(
         store, lambda tx: users.create_token(tx, settings, str(user.doc["_id"]), body, now_ms())
