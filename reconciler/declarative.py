@@ -167,7 +167,7 @@ def _password(
         if stored is not None and passwords.verify(stored, m.password):
             return stored, False
         return passwords.hash(m.password), True
-    if stored is None:
+    if stored is None and "passwordFromEnv" not in m.spec:  # set: its variable is unset (diff)
         raise ManifestError(
             [m.problem("spec", "Required value: a new User needs passwordHash or passwordFromEnv")]
         )
@@ -226,6 +226,7 @@ def plan(
         manifests,
         live_hubs=_names(kept, Kind.HUB),
         live_volumes=_names(kept, Kind.VOLUME),
+        pruned_volumes=_names(pruned, Kind.VOLUME),
     )
     changes = [
         _change(m, live.get(m.doc_id), now=now, author=author, passwords=passwords)

@@ -55,6 +55,7 @@ class Manifest:
     source: str  # the file (or request) it came from, for messages
     document: Mapping[str, Any]  # what `--server` mode sends: no status, variables expanded
     password: str | None = field(default=None, repr=False)  # the value of passwordFromEnv
+    warnings: tuple[str, ...] = ()  # said on stderr, nothing refused (see `parse_document`)
 
     @property
     def info(self) -> KindInfo:
@@ -233,10 +234,19 @@ def _head(raw: RawDocument) -> tuple[KindInfo | None, str | None, list[Problem]]
 
 
 def parse_document(
-    raw: RawDocument, *, env: Mapping[str, str], variables: Mapping[str, str]
+    raw: RawDocument,
+    *,
+    env: Mapping[str, str],
+    variables: Mapping[str, str],
+    unset_passwords_ok: bool = False,
 ) -> Manifest | list[str]:
-    """One manifest, or the messages of its problems."""
+    """One manifest, or the messages of its problems.
+
+    `unset_passwords_ok` (diff): an unset `passwordFromEnv` variable is a warning and the
+    user's password compares as unchanged, since nothing will be written.
+    """
     info, name, problems = _head(raw)
+    warnings: list[str] = []
     spec_in = raw.body.get("spec") if isinstance(raw.body, dict) else None
     spec = (
         {k: v for k, v in (spec_in or {}).items() if v is not None}
@@ -255,7 +265,13 @@ def parse_document(
         var = spec.get("passwordFromEnv")
         if info.kind is Kind.USER and isinstance(var, str):
             password = env.get(var) or None
-            if password is None:
+            if password is None and unset_passwords_ok:
+                warnings.append(
+                    f'{raw.source}: {info.kind.value} "{name}": spec.passwordFromEnv: '
+                    f"environment variable {show(var)} is not set (or empty) where spctl runs: "
+                    "the password is compared as unchanged"
+                )
+            elif password is None:
                 problems.append(
                     (
                         "spec.passwordFromEnv",
@@ -272,17 +288,23 @@ def parse_document(
     assert info is not None and name is not None
     document = {k: v for k, v in raw.body.items() if k != "status"}
     document["spec"] = spec
-    return Manifest(info.kind, name, spec, raw.source, document, password)
+    return Manifest(info.kind, name, spec, raw.source, document, password, tuple(warnings))
 
 
 def parse_documents(
-    raws: Iterable[RawDocument], *, env: Mapping[str, str], variables: Mapping[str, str]
+    raws: Iterable[RawDocument],
+    *,
+    env: Mapping[str, str],
+    variables: Mapping[str, str],
+    unset_passwords_ok: bool = False,
 ) -> list[Manifest]:
     """Validate every document and the tree as a whole; raise ManifestError on any problem."""
     manifests: list[Manifest] = []
     errors: list[str] = []
     for raw in raws:
-        parsed = parse_document(raw, env=env, variables=variables)
+        parsed = parse_document(
+            raw, env=env, variables=variables, unset_passwords_ok=unset_passwords_ok
+        )
         if isinstance(parsed, Manifest):
             manifests.append(parsed)
         else:
@@ -293,8 +315,16 @@ def parse_documents(
     return manifests
 
 
-def load(path: Path, *, env: Mapping[str, str], variables: Mapping[str, str]) -> list[Manifest]:
-    return parse_documents(read_path(path), env=env, variables=variables)
+def load(
+    path: Path,
+    *,
+    env: Mapping[str, str],
+    variables: Mapping[str, str],
+    unset_passwords_ok: bool = False,
+) -> list[Manifest]:
+    return parse_documents(
+        read_path(path), env=env, variables=variables, unset_passwords_ok=unset_passwords_ok
+    )
 
 
 def _duplicates(manifests: Sequence[Manifest]) -> Iterator[str]:
@@ -308,23 +338,35 @@ def _duplicates(manifests: Sequence[Manifest]) -> Iterator[str]:
 
 
 def check_references(
-    manifests: Sequence[Manifest], *, live_hubs: Iterable[str], live_volumes: Iterable[str]
+    manifests: Sequence[Manifest],
+    *,
+    live_hubs: Iterable[str],
+    live_volumes: Iterable[str],
+    pruned_volumes: Iterable[str] = (),
 ) -> None:
     """Cross-object rules against the tree and the live objects that will remain.
 
     One hub in all; no volume named like the hub; SyncTargets name known sites.
-    `live_*` are the names in the store that this apply keeps (not pruned, not redeclared).
+    `live_*` are the names in the store that this apply keeps (not pruned, not redeclared);
+    `pruned_volumes` are stored ones `--prune` would remove (named as such in messages).
     """
     hubs = [*dict.fromkeys([*(m.name for m in manifests if m.kind is Kind.HUB), *live_hubs])]
     volumes = {*(m.name for m in manifests if m.kind is Kind.VOLUME), *live_volumes}
     stored = set(live_volumes)
-    errors = [m.problem(*p) for m in manifests for p in _references(m, hubs, volumes, stored)]
+    pruned = set(pruned_volumes)
+    errors = [
+        m.problem(*p) for m in manifests for p in _references(m, hubs, volumes, stored, pruned)
+    ]
     if errors:
         raise ManifestError(errors)
 
 
 def _references(
-    m: Manifest, hubs: Sequence[str], volumes: Set[str], stored_volumes: Set[str]
+    m: Manifest,
+    hubs: Sequence[str],
+    volumes: Set[str],
+    stored_volumes: Set[str],
+    pruned_volumes: Set[str],
 ) -> Iterator[Problem]:
     name = show(m.name)
     if m.kind is Kind.HUB:
@@ -344,7 +386,13 @@ def _references(
     elif m.kind is Kind.SYNCTARGET:
         for key in ("sites", "excludeSites"):
             for i, site in enumerate(m.spec.get(key) or []):
-                if site not in volumes:
+                if site in pruned_volumes:
+                    yield (
+                        f"spec.{key}[{i}]",
+                        f"Not found: {show(site)}: volume/{site} is in the store but not in "
+                        "the manifests, so --prune would prune it",
+                    )
+                elif site not in volumes:
                     yield (
                         f"spec.{key}[{i}]",
                         (f"Not found: {show(site)}: no such volume in the manifests or the store"),
@@ -368,7 +416,7 @@ def wire_body(manifests: Sequence[Manifest]) -> dict[str, Any]:
     }
 
 
-def from_wire(body: Any) -> list[Manifest]:
+def from_wire(body: Any, *, unset_passwords_ok: bool = False) -> list[Manifest]:
     """The server side of `wire_body`: validate again, with the caller's env values."""
     if not isinstance(body, dict) or not isinstance(body.get("manifests"), list):
         raise ManifestError(["request: manifests: Required value: a list of manifests"])
@@ -387,4 +435,4 @@ def from_wire(body: Any) -> list[Manifest]:
         RawDocument(source, f"manifest {i + 1}", doc)
         for i, (source, doc) in enumerate(zip(sources, docs, strict=True))
     ]
-    return parse_documents(raws, env=env, variables={})
+    return parse_documents(raws, env=env, variables={}, unset_passwords_ok=unset_passwords_ok)

@@ -2,8 +2,11 @@
 
 - `POST /api/declarative/apply` `{manifests, sources?, env?, dryRun?, prune?}` ->
   `{dryRun, results: [{object, action}]}`; one transaction, nothing written on any error.
-- `POST /api/declarative/diff` `{manifests, sources?, env?, prune?}` ->
-  `{results: [{object, action, diff}]}` for the objects apply would change.
+- `POST /api/declarative/diff` `{manifests, sources?, env?, prune?, impact?}` ->
+  `{results: [{object, action, diff}], warnings, impact?}` for the objects apply would
+  change; `impact: true` adds what each site would receive or stop receiving
+  (`reconciler.impact`), computed here on the server's store. An unset `passwordFromEnv`
+  variable is a warning (the password compares as unchanged).
 - `GET /api/declarative/objects/<kind>[/<name>]`: live objects as manifests.
 - `DELETE /api/declarative/objects/<kind>/<name>`.
 `env` carries the values of `passwordFromEnv` variables read where spctl runs. Thin
@@ -70,19 +73,24 @@ def apply_route(body: JsonBody, store: StoreDep, user: AdminDep, passwords: Pass
 @router.post("/diff")
 def diff_route(body: JsonBody, store: StoreDep, _: AdminDep, passwords: PasswordsDep) -> Any:
     try:
-        manifests = from_wire(body)
-        outcomes = applier.diff(
-            store,
-            manifests,
-            prune=_flag(body, "prune"),
-            now=int(time.time() * 1000),
-            passwords=passwords,
-        )
+        manifests = from_wire(body, unset_passwords_ok=True)
+        prune, with_impact = _flag(body, "prune"), _flag(body, "impact")
+        now = int(time.time() * 1000)
+        if with_impact:
+            outcomes, impact = applier.diff_impact(
+                store, manifests, prune=prune, now=now, passwords=passwords
+            )
+        else:
+            outcomes = applier.diff(store, manifests, prune=prune, now=now, passwords=passwords)
     except ManifestError as exc:
         raise ApiFailure(400, str(exc)) from None
-    return {
-        "results": [{"object": o.ref, "action": o.action.value, "diff": o.diff} for o in outcomes]
+    reply: dict[str, Any] = {
+        "results": [{"object": o.ref, "action": o.action.value, "diff": o.diff} for o in outcomes],
+        "warnings": [w for m in manifests for w in m.warnings],
     }
+    if with_impact:
+        reply["impact"] = impact.json()
+    return reply
 
 
 @router.get("/objects/{kind}")

@@ -18,6 +18,7 @@ import typer
 import yaml
 
 from reconciler import applier
+from reconciler.cli import diff_view
 from reconciler.cli.common import (
     DbOpt,
     OutputOpt,
@@ -47,12 +48,20 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def read_manifests(path: Path) -> list[Manifest]:
+def read_manifests(path: Path, *, unset_passwords_ok: bool = False) -> list[Manifest]:
     """Load and validate where spctl runs (env values and ${SPCTL_HOME} are read here)."""
     try:
-        return load(path, env=os.environ, variables={"SPCTL_HOME": str(data_home())})
+        manifests = load(
+            path,
+            env=os.environ,
+            variables={"SPCTL_HOME": str(data_home())},
+            unset_passwords_ok=unset_passwords_ok,
+        )
     except ManifestError as exc:
         fail(str(exc))
+    for warning in (w for m in manifests for w in m.warnings):
+        typer.echo(f"warning: {warning}", err=True)
+    return manifests
 
 
 def remote(t: Target, method: str, path: str, body: Any = None, *, missing_ok: bool = False) -> Any:
@@ -102,26 +111,40 @@ def apply_cmd(
 def diff_cmd(
     filename: FileOpt,
     prune: PruneOpt = False,
+    impact: Annotated[
+        bool,
+        typer.Option("--impact", help="Also show what each site would receive or stop receiving"),
+    ] = False,
+    max_bytes: Annotated[
+        str | None,
+        typer.Option(
+            "--max-bytes",
+            metavar="SIZE",
+            help="Exit 3 if a site would receive more than SIZE (500G, 1.2T): implies --impact",
+        ),
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output format: text or json")
+    ] = "text",
     db: DbOpt = None,
     server: ServerOpt = None,
 ) -> None:
-    """Unified diff of live objects vs manifests. Exit 0: none, 1: differences, 2: error."""
+    """Unified diff of live objects vs manifests. Exit 0: none, 1: differences, 2: error,
+    3: a site would receive more than --max-bytes."""
+    request = diff_view.Request.parse(impact=impact, max_bytes=max_bytes, output=output)
     t = target(db, server)
-    manifests = read_manifests(filename)
+    manifests = read_manifests(filename, unset_passwords_ok=True)
     if t.remote:
-        reply = remote(t, "POST", "/api/declarative/diff", {**wire_body(manifests), "prune": prune})
-        diffs = [str(r["diff"]) for r in reply["results"]]
+        body = {**wire_body(manifests), "prune": prune, "impact": request.impact}
+        reply = remote(t, "POST", "/api/declarative/diff", body)
+        result = diff_view.from_reply(reply)
     else:
         with t.store() as store:
             try:
-                outcomes = applier.diff(store, manifests, prune=prune, now=now_ms())
+                result = diff_view.compute(store, manifests, request, prune=prune, now=now_ms())
             except ManifestError as exc:
                 fail(str(exc))
-        diffs = [o.diff for o in outcomes]
-    for text in diffs:
-        typer.echo(text, nl=False)
-    if diffs:
-        raise typer.Exit(1)
+    raise typer.Exit(diff_view.show(result, request))
 
 
 def kind_arg(word: str) -> KindInfo:
