@@ -53,6 +53,12 @@ def is_secret_config_key(key: str) -> bool:
     return key in SECRET_CONFIG_KEYS or bool(_SECRET_NAME.search(key))
 
 
+def is_redacted_key(key: str) -> bool:
+    """Keys whose values callers below admin read (partly) as `***`: the secret keys, `url`
+    and `stderr_*`. A query on them by such a caller would leak what the reply hides."""
+    return is_secret_config_key(key) or key == "url" or key.startswith("stderr_")
+
+
 def redact_url(value: Any) -> Any:
     """`ssh://user@host/p` -> `ssh://***@host/p`; other values unchanged."""
     if not isinstance(value, str):
