@@ -131,7 +131,9 @@ def _metric_rows(registry: Any) -> Iterator[tuple[str, str, tuple[str, ...], str
     # Label names are not in describe() for client_python's own metrics: read them from the
     # collector (or the family a custom collector describes), and from samples for Info.
     for collector in list(registry._collector_to_names):
-        for family in collector.describe():
+        # A collector without describe() (the process collector) is asked for its families.
+        describe = getattr(collector, "describe", None)
+        for family in describe() if describe else collector.collect():
             labels = tuple(
                 getattr(family, "_labelnames", ()) or getattr(collector, "_labelnames", ())
             )
