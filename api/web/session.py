@@ -8,7 +8,7 @@ The cookie `token` holds the same JWT an API client sends as `Authorization: Bea
 - `Secure` when the request came over HTTPS, or always with `SPCTL_COOKIE_SECURE=1` (a TLS
   proxy in front talking plain HTTP to the tracker). uvicorn takes the scheme from
   `X-Forwarded-Proto` only when the proxy's address is in `--forwarded-allow-ips`
-  (`FORWARDED_ALLOW_IPS`, default 127.0.0.1).
+  (`FORWARDED_ALLOW_IPS`, default `127.0.0.1,::1`).
 No `Max-Age`: the cookie ends with the browser session, the token with its `exp`.
 """
 
