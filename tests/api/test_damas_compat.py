@@ -59,3 +59,43 @@ def test_ulids_sort_by_time(api: Api) -> None:
     ids = [api.call("POST", "/api/create/", {"_id": "u-{#}"}).json() for _ in range(3)]
     assert len(set(ids)) == 3
     assert [i[2:12] for i in ids] == sorted(i[2:12] for i in ids)  # the 48-bit time part
+
+
+GRAPH: list[dict[str, Any]] = [
+    {"_id": "/a"},
+    {"_id": "/b"},
+    {"_id": "/c"},
+    {"_id": "e1", "src_id": "/b", "tgt_id": "/a"},
+    {"_id": "e2", "src_id": "/c", "tgt_id": "/b"},
+    {"_id": "not-an-edge", "tgt_id": "/a"},  # no src_id
+    {"_id": "5"},
+    {"_id": "numeric", "src_id": "/c", "tgt_id": 5},  # Mongo: 5 is not "5"
+]
+
+
+def test_graph_walks_edges_through_the_index(api: Api) -> None:
+    with api.store.write() as tx:
+        tx.insert_many(GRAPH)
+
+    def ids(path: str) -> list[str]:
+        reply = api.call("GET", path)
+        assert reply.status_code == 200, reply.text
+        return [d["_id"] for d in reply.json()]
+
+    assert ids("/api/graph/0//a") == ["/a", "/b", "/c", "e1", "e2"]
+    assert ids("/api/graph/1//a") == ["/a", "/b", "e1"]
+    assert ids("/api/graph/0/5") == ["5"]
+
+
+def test_the_edge_query_uses_the_index(api: Api) -> None:
+    from api.service import _EDGE_TARGET
+
+    target = _EDGE_TARGET[api.store.dialect]
+    sql = f"SELECT doc FROM nodes WHERE {target} IS NOT NULL AND {target} IN ('/a', '/b')"
+    with api.store.engine.begin() as conn:
+        if api.store.dialect == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        else:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = " ".join(str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + sql))
+    assert "ix_nodes_edge_target" in plan, plan
