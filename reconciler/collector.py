@@ -1,4 +1,5 @@
-"""Scrape-time gauges read from the store: files per site and state, pending bytes, oldest.
+"""Scrape-time gauges read from the store: files per site and state, pending bytes, oldest,
+and whether each site answered (`syncplanet_volume_up`).
 
 `StoreCollector` is a prometheus_client custom collector: nothing is cached between scrapes,
 every `collect()` reads the maintained `site_counts` table (one small row per site and
@@ -6,12 +7,17 @@ state) and, per site, the oldest pending file through the partial index `ix_fs_o
 cost milliseconds whatever the number of files (SPEC §10), so a 15 s scrape interval is fine
 at 1,000,000 files x 8 sites (`tests/bench/bench_metrics.py` measures it).
 
+`syncplanet_volume_up` comes from configuration and status: one series for every configured
+site (the hub and each volume), whatever this process did since it started, with the value
+`spctl status` shows as reachable (1 yes, 0 no, NaN not tried yet, e.g. a disabled volume).
+
 Register it with `Metrics.register_store_collector(store)`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -19,8 +25,10 @@ import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from reconciler.domain import SiteState
-from reconciler.store import Store
+from reconciler.config import SyncConfig
+from reconciler.domain import HUB_PREFIX, VOLUME_PREFIX, SiteState
+from reconciler.status import reachable
+from reconciler.store import Store, Tx
 from reconciler.store import queue as q
 
 log = logging.getLogger(__name__)
@@ -52,6 +60,16 @@ def read_gauges(conn: sa.Connection, sites: Sequence[str]) -> list[SiteGauges]:
     return out
 
 
+def site_up(tx: Tx, cfg: SyncConfig) -> dict[str, bool | None]:
+    """Every configured site (hub first) and whether it answered, from its object's keys."""
+    out: dict[str, bool | None] = {}
+    for site in cfg.sites:
+        hub = site == cfg.hub_name
+        doc = tx.get((HUB_PREFIX if hub else VOLUME_PREFIX) + site) or {}
+        out[site] = reachable(doc, hub=hub)
+    return out
+
+
 class StoreCollector(Collector):
     """Gauges of SPEC §8 computed from the store at each scrape."""
 
@@ -66,7 +84,7 @@ class StoreCollector(Collector):
             return
         try:
             with self.store.read() as tx:
-                sites = tx.config().sites
+                sites = list(tx.config().volumes)
         except sa.exc.SQLAlchemyError as exc:
             log.warning("metrics: store unreadable: %s", exc)
             return
@@ -78,31 +96,34 @@ class StoreCollector(Collector):
         yield from self._families()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        files, pending, oldest, store_up = self._families()
+        files, pending, oldest, up, store_up = self._families()
         try:
             with self.store.read() as tx:
-                gauges = read_gauges(tx.conn, tx.config().sites)
+                cfg = tx.config()
+                gauges = read_gauges(tx.conn, cfg.sites)
+                answered = site_up(tx, cfg)
         except sa.exc.SQLAlchemyError as exc:
             # A scrape must still return the counters; the alert on store_up says why.
             log.warning("metrics: store unreadable: %s", exc)
             store_up.add_metric([], 0)
             yield store_up
             return
-        for g in gauges:
+        for site in cfg.volumes:
             if self.on_site is not None:
-                self.on_site(g.site)
+                self.on_site(site)
+        for site, ok in answered.items():
+            up.add_metric([site], math.nan if ok is None else float(ok))
+        for g in gauges:
             for state, value in g.files.items():
                 files.add_metric([g.site, state], value)
             pending.add_metric([g.site], g.pending_bytes)
             if g.oldest_pending_ms is not None:
                 oldest.add_metric([g.site], g.oldest_pending_ms / 1000)
         store_up.add_metric([], 1)
-        yield from (files, pending, oldest, store_up)
+        yield from (files, pending, oldest, up, store_up)
 
     @staticmethod
-    def _families() -> tuple[
-        GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
-    ]:
+    def _families() -> tuple[GaugeMetricFamily, ...]:
         return (
             GaugeMetricFamily(
                 "syncplanet_files",
@@ -117,6 +138,11 @@ class StoreCollector(Collector):
             GaugeMetricFamily(
                 "syncplanet_oldest_pending_timestamp_seconds",
                 "time of the oldest file still pending on the site (absent when none)",
+                labels=["site"],
+            ),
+            GaugeMetricFamily(
+                "syncplanet_volume_up",
+                "1 if the site answered at the last attempt, 0 if not, NaN if never tried",
                 labels=["site"],
             ),
             GaugeMetricFamily(

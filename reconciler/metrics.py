@@ -1,15 +1,29 @@
 """Prometheus metrics of SPEC §8 (prefix `syncplanet_`, base units, no paths in labels).
 
 `Metrics` owns a registry passed in (tests use a fresh one). Counters and histograms are
-updated by the transfer and scan code; gauges that come from the database are computed at
-scrape time by a collector registered with `Metrics.register_store_collector`.
+updated by the transfer and scan code; gauges that come from the database (files, pending,
+`syncplanet_volume_up` for every configured site) are computed at scrape time by a
+collector registered with `Metrics.register_store_collector`. The registry also carries the
+serving process's `process_*` metrics, and no counter or histogram exports `_created`.
+
+Transfer counters are labelled by the volume whose copy moved (`site`) and the way it went
+(`direction`: emission = volume to hub, reception = hub to volume); the hub is the other end
+of every transfer, so it never appears as their `site`.
 """
 
 from __future__ import annotations
 
 import threading
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 from reconciler.collector import StoreCollector
 from reconciler.domain import Direction
@@ -21,10 +35,14 @@ DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # `_created` series double every counter and histogram and no dashboard uses them.
+        # prometheus_client only has a process-wide switch; setting up metrics is the place.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry()
         self.store_collector: StoreCollector | None = None
         self._collector_lock = threading.Lock()
         r = self.registry
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, memory, open fds, start time
         self.transfers = Counter(
             "syncplanet_transfers_total", "Files delivered", ["site", "direction"], registry=r
         )
@@ -47,12 +65,6 @@ class Metrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
-        self.volume_up = Gauge(
-            "syncplanet_volume_up",
-            "1 if the volume answered at the last attempt",
-            ["site"],
-            registry=r,
-        )
         self.scan_duration = Gauge(
             "syncplanet_scan_duration_seconds", "Duration of the last scan", ["site"], registry=r
         )
@@ -67,7 +79,7 @@ class Metrics:
             self.duration.labels(direction.value)
 
     def declare_site(self, site: str) -> None:
-        """Pre-declare a site's series at zero so alerts do not wait for the first event."""
+        """Pre-declare a volume's series at zero so alerts do not wait for the first event."""
         for direction in Direction:
             self.transfers.labels(site, direction.value)
             self.bytes.labels(site, direction.value)

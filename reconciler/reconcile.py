@@ -235,7 +235,7 @@ def _observe(
     if failed:
         m.failures.labels(volume, direction.value, str(outcome.exit_code)).inc(failed)
     m.duration.labels(direction.value).observe(outcome.seconds)
-    m.volume_up.labels(volume).set(0 if outcome.unreachable else 1)
+    # syncplanet_volume_up is read from the volume's status keys at scrape time (collector)
 
 
 def _job(rt: Runtime, name: str, direction: Direction, ignore_backoff: bool) -> JobResult:

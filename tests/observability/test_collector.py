@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
@@ -77,6 +79,48 @@ def test_gauges_follow_the_store(store: Store) -> None:
     assert value(s, "syncplanet_oldest_pending_timestamp_seconds", site="tokyo") == (
         (NOW - 5 * MIN) / 1000
     )
+
+
+def test_every_configured_site_has_volume_up_from_its_status_after_a_restart(
+    store: Store,
+) -> None:
+    """A fresh registry (the process just restarted, nothing transferred yet) still has one
+    `syncplanet_volume_up` per configured site, agreeing with `spctl status`."""
+    seed(store)
+    with store.write() as tx:
+        tx.put_many([
+            {"_id": "volume/montreal", "name": "montreal", "url": "/srv/montreal/",
+             "lastConnectionAttempt": NOW - MIN, "lastConnectionSuccess": NOW - 2 * MIN},
+            {"_id": "volume/berlin", "name": "berlin", "url": "/srv/berlin/",
+             "lastConnectionAttempt": NOW - 2 * MIN, "lastConnectionSuccess": NOW - MIN},
+        ])  # fmt: skip
+    metrics = Metrics(CollectorRegistry())
+    metrics.register_store_collector(store)
+    up = {k[1][0][1]: v for k, v in scrape(metrics).items() if k[0] == "syncplanet_volume_up"}
+    assert set(up) == {"hub", "paris", "tokyo", "london", "montreal", "berlin"}
+    assert (up["hub"], up["paris"], up["tokyo"], up["berlin"]) == (1, 1, 1, 1)
+    assert up["montreal"] == 0  # its last attempt failed
+    assert math.isnan(up["london"])  # never tried: unknown, neither up nor down
+
+
+def test_no_created_series_process_metrics_and_no_hub_rows(store: Store) -> None:
+    seed(store)
+    metrics = Metrics(CollectorRegistry())
+    metrics.register_store_collector(store)
+    metrics.transfers.labels("paris", "emission").inc(2)
+    metrics.duration.labels("emission").observe(1.5)
+    text = generate_latest(metrics.registry).decode()
+    assert "_created" not in text
+    names = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+    assert {"process_cpu_seconds_total", "process_resident_memory_bytes"} <= names
+    sites = {
+        s.labels["site"]
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name in ("syncplanet_transfers_total", "syncplanet_transferred_bytes_total")
+    }
+    # transfers are counted by the volume whose copy moved; the hub is the other end
+    assert sites == {"paris", "tokyo", "london"}
 
 
 @pytest.mark.parametrize(
