@@ -16,7 +16,7 @@ from api.openapi.routes import ROUTES
 from api.openapi.schemas import COMPONENTS, ERRORS, Schema, dataclass_schemas
 
 
-def _merge(operation: Schema, described: Schema | None) -> None:
+def _merge(path: str, operation: Schema, described: Schema | None) -> None:
     """Replace FastAPI's replies (its 422 never happens: `api.errors` answers 400)."""
     if described is None:
         responses = operation.get("responses", {})
@@ -25,6 +25,8 @@ def _merge(operation: Schema, described: Schema | None) -> None:
             responses.setdefault(code, ERRORS[code])
         return
     operation.update(described)
+    if "{" in path:  # a parameter holding a line break matches no route: 404
+        operation["responses"] = {**operation["responses"], "404": ERRORS["404"]}
 
 
 def document(app: FastAPI) -> Schema:
@@ -34,7 +36,7 @@ def document(app: FastAPI) -> Schema:
     )
     for path, operations in spec.get("paths", {}).items():
         for method, operation in operations.items():
-            _merge(operation, ROUTES.get((path, method)))
+            _merge(path, operation, ROUTES.get((path, method)))
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):  # only FastAPI's 422 used them
         schemas.pop(name, None)

@@ -158,7 +158,7 @@ ERRORS: dict[str, Schema] = {
     "400": text_reply("Bad request: the message names the field or the problem"),
     "401": text_reply("no valid token (Bearer or session cookie), or wrong credentials at signIn"),
     "403": text_reply("Forbidden: the caller's class is too low for this route or object"),
-    "404": text_reply("Not found: none of the named nodes or objects exist"),
+    "404": text_reply("Not found: no such node, object or route"),
     "409": text_reply("Conflict: the id exists already, or the file is locked by someone else"),
     "413": text_reply("Payload too large: the body or a document is over its limit"),
     "429": text_reply("Too many failed sign-ins for this account or address", retry=True),
