@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
+from reconciler.metrics import Metrics
+from reconciler.store import Store
 from tests.observability.grafana_files import (
     DASHBOARDS,
     GRAFANA,
@@ -19,8 +25,85 @@ from tests.observability.grafana_files import (
     rules,
     selectors,
 )
+from tests.observability.seed import seed
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+SCHEMA = Path(__file__).with_name("dashboard.schema.json")
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",)}
+
+
+def test_dashboards_match_the_dashboard_schema() -> None:
+    validator = jsonschema_rs.validator_for(json.loads(SCHEMA.read_text()))
+    for path in DASHBOARDS:
+        errors = [
+            f"{'/'.join(map(str, e.instance_path))}: {e.message}"
+            for e in validator.iter_errors(dashboard(path))
+        ]
+        assert not errors, (path.name, errors[:5])
+
+
+def test_the_schema_check_can_fail() -> None:
+    validator = jsonschema_rs.validator_for(json.loads(SCHEMA.read_text()))
+    broken = dashboard(DASHBOARDS[0])
+    broken["panels"][1]["gridPos"]["w"] = 30
+    broken["panels"][1]["targets"][0]["exp"] = broken["panels"][1]["targets"][0].pop("expr")
+    assert len(list(validator.iter_errors(broken))) >= 2
+
+
+def test_panels_do_not_overlap() -> None:
+    for path in DASHBOARDS:
+        cells: dict[tuple[int, int], str] = {}
+        for panel in dashboard(path)["panels"]:
+            g = panel["gridPos"]
+            assert g["x"] + g["w"] <= 24, (path.name, panel["title"])
+            for x in range(g["x"], g["x"] + g["w"]):
+                for y in range(g["y"], g["y"] + g["h"]):
+                    assert (x, y) not in cells, (path.name, panel["title"], cells.get((x, y)))
+                    cells[(x, y)] = panel["title"]
+
+
+def exported(store: Store) -> dict[str, set[str]]:
+    """Every series name the registry of a running process exports, by metric family."""
+    metrics = Metrics(CollectorRegistry())
+    metrics.register_store_collector(store)
+    out: dict[str, set[str]] = {}
+    for family in metrics.registry.collect():
+        suffixes = SUFFIXES.get(family.type, ("",))
+        out[family.name] = {family.name + s for s in suffixes}
+    return out
+
+
+def _used() -> dict[str, str]:
+    """syncplanet_* series named by dashboards, alert rules and the rules' unit tests."""
+    used: dict[str, str] = {}
+    for path in DASHBOARDS:
+        for title, expr in panel_exprs(path):
+            used |= {s.split("{")[0]: f"{path.name}: {title}" for s in selectors(expr)}
+    for rule in rules():
+        used |= {s.split("{")[0]: f"rule {rule['alert']}" for s in selectors(rule["expr"])}
+    for path in RULE_TESTS:
+        for test in yaml.safe_load(path.read_text())["tests"]:
+            for series in test.get("input_series", []):
+                name = re.match(r"[a-z_]+", series["series"])
+                assert name, series
+                used[name.group(0)] = f"{path.name}: {test['name']}"
+    return used
+
+
+def test_dashboards_and_rules_use_only_exported_metrics_and_every_metric_is_used(
+    store: Store,
+) -> None:
+    """Panels, alert rules and the metrics registry cannot drift apart: a renamed or
+    removed metric breaks this test, and so does a new metric nobody looks at."""
+    seed(store)
+    families = exported(store)
+    names = set().union(*families.values())
+    used = _used()
+    unknown = {name: where for name, where in used.items() if name not in names}
+    assert not unknown, f"not exported by the registry: {unknown}"
+    ours = {f for f in families if f.startswith("syncplanet_")}
+    unused = {f for f in ours if not families[f] & set(used)}
+    assert not unused, f"exported but in no dashboard or alert rule: {sorted(unused)}"
 
 
 def test_dashboards_have_fixed_uids_and_variables() -> None:
