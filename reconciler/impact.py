@@ -185,7 +185,7 @@ class ImpactCounter:
     _sites: tuple[str, ...] = field(init=False)
     _keys: tuple[str, ...] = field(init=False)
     _synced: tuple[str, ...] = field(init=False)
-    _targets: tuple[SyncTarget, ...] = field(init=False)
+    _targets: tuple[tuple[tuple[str, ...] | None, SyncTarget], ...] = field(init=False)
     _effects: dict[Any, _Effect] = field(init=False, default_factory=dict)
     _totals: dict[_Effect, list[int]] = field(init=False, default_factory=dict)
     evaluated: int = field(init=False, default=0)
@@ -195,7 +195,9 @@ class ImpactCounter:
         own = ("origin", "deleted", "syncEverywhere", "sync_priority")
         self._keys = (*own, *(sync_key(s) for s in self._sites))
         self._synced = tuple(synced_key(s) for s in self._sites)
-        self._targets = tuple(dict.fromkeys((*self.old.targets, *self.new.targets)))
+        targets = dict.fromkeys((*self.old.targets, *self.new.targets))
+        # an id outside every literal prefix of a target's paths skips its regexes
+        self._targets = tuple((_prefixes(t), t) for t in targets)
 
     def _shape(self, doc: Mapping[str, Any]) -> Any:
         """Equal for documents `site_rows` derives the same wanted/pending/priority from."""
@@ -209,7 +211,9 @@ class ImpactCounter:
             ]
         )
         file_id = str(doc["_id"])
-        matched = tuple([t.matches(file_id) for t in self._targets])
+        matched = tuple(
+            [(p is None or file_id.startswith(p)) and t.matches(file_id) for p, t in self._targets]
+        )
         # types too: `true` and `1` are equal keys but not equal to the rules
         return own, tuple(map(type, own)), held, matched
 
@@ -258,6 +262,12 @@ class ImpactCounter:
             for site in self._sites
         )
         return Impact(tuple(s for s in sites if s.changed), self.evaluated)
+
+
+def _prefixes(target: SyncTarget) -> tuple[str, ...] | None:
+    """The literal prefixes of a target's paths; None when one of them has none."""
+    prefixes = tuple(literal_prefix(g) for g in target.paths)
+    return None if "" in prefixes else prefixes
 
 
 def _four(amounts: list[Amount]) -> tuple[Amount, Amount, Amount, Amount]:
@@ -315,15 +325,11 @@ def table(impact: Impact) -> str:
     ]
     widths = [max(len(r[i]) for r in rows) + 4 for i in range(len(head) - 1)]
     lines = ["".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + r[-1] for r in rows]
-    notes = [
-        "NEWLY WANTED: files to be sent (not up to date there); ETA at the site's measured "
-        "reception throughput (- when never measured)."
-    ]
+    notes = ["Newly wanted: to be sent (missing or outdated there); ETA at the site's measured "
+             "throughput."]  # fmt: skip
     if any(s.no_longer_wanted.files for s in impact.sites):
-        notes.append(
-            "NO LONGER WANTED: no longer delivered there; copies already there are kept, "
-            "never deleted."
-        )
+        notes.append("No longer wanted: not delivered any more; copies already there are kept, "
+                     "never deleted.")  # fmt: skip
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
