@@ -45,7 +45,7 @@ def create_app(
     app.state.store = store or Store.open(settings.db_url)
     app.state.metrics = metrics or Metrics()
     app.state.passwords = Passwords(hasher)
-    errors.install(app, max_body=settings.max_body)
+    errors.install(app, max_body=settings.max_body, query_timeout=settings.query_timeout)
     app.add_middleware(CsrfGuard)  # before the body is read (outside the body limit)
     app.add_middleware(SecurityHeaders)  # outermost: every reply, refusals included
     for module in (damas, declarative, sync, observability, web):

@@ -163,7 +163,9 @@ def peek_user_id(token: str) -> str | None:
     except (ValueError, binascii.Error):
         return None
     user_id = payload.get("_id") if isinstance(payload, dict) else None
-    return user_id if is_user_id(user_id) else None
+    if not is_user_id(user_id) or not str(user_id).isprintable():
+        return None  # a lone surrogate or NUL would fail the lookup with a 500 (issue 11)
+    return user_id
 
 
 def _b64decode(part: str) -> bytes:

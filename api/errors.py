@@ -6,21 +6,29 @@
   methods 405, unexpected exceptions a plain 500 without a stack trace.
 - `BodyLimit`: an ASGI middleware answering 413 for bodies over `Settings.max_body` before
   any route runs (nothing is stored).
-- `parse_json` / `json_body`: strict JSON (NaN and Infinity refused); routes that take a JSON
-  body use `JsonBody` (required) or `OptionalJsonBody`.
+- `QueryTimeLimit`: an ASGI middleware putting every database statement of a request under
+  `Settings.query_timeout` (`reconciler.store.engine.statement_limit`); a statement stopped
+  by it is a 503 with `Retry-After`, and the server carries on.
+- `parse_json` / `json_body`: strict JSON (NaN and Infinity refused, no NUL or lone surrogate
+  in any string); routes that take a JSON body use `JsonBody` (required) or
+  `OptionalJsonBody`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reconciler.store.engine import is_statement_timeout, statement_limit
 
 log = logging.getLogger("syncplanet.api")
 
@@ -61,27 +69,54 @@ def strict_loads(raw: str | bytes) -> Any:
 def parse_json(raw: bytes) -> Any:
     """Strict JSON for a request body; 400 naming the problem otherwise.
 
-    Strings holding NUL are refused too: PostgreSQL cannot store them, and ids must never
-    hold one (SPEC §6.1).
+    Strings holding NUL or a lone surrogate are refused too (`check_strings`).
     """
     try:
         value = strict_loads(raw)
     except (ValueError, RecursionError) as exc:
         text = raw[:200].decode("utf-8", "replace")
         raise ApiFailure(400, f"Bad request: invalid JSON request: {exc}: {text}") from None
-    if b"\\u0000" in raw and _has_nul(value):
-        raise ApiFailure(400, "Bad request: strings must not contain NUL (\\u0000)")
+    check_strings(value, raw)
     return value
 
 
-def _has_nul(value: Any) -> bool:
+# Only the escapes can bring these in (raw NUL is invalid JSON, raw surrogates invalid UTF-8).
+_RISKY_ESCAPE = re.compile(rb"\\u(0000|[dD][89a-fA-F])")
+
+
+def check_strings(value: Any, raw: str | bytes) -> None:
+    """400 for a NUL or a lone surrogate (`"\\ud800"`) in any string, keys included.
+
+    PostgreSQL cannot store NUL, ids must never hold one (SPEC §6.1), and a lone surrogate
+    has no UTF-8 form: stored on SQLite, every later reply holding it would fail (issue 11).
+    `raw` is the JSON text: the walk only runs when it holds one of those escapes.
+    """
+    text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if _RISKY_ESCAPE.search(text) is None:
+        return
+    try:
+        problem = _bad_string(value)
+    except RecursionError:
+        problem = "so many levels of nesting"
+    if problem:
+        raise ApiFailure(400, f"Bad request: strings must not contain {problem}")
+
+
+def _bad_string(value: Any) -> str | None:
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return "NUL (\\u0000)"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a lone surrogate (such as \\ud800): it is not Unicode text"
+        return None
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        items: list[Any] = [*value.keys(), *value.values()]
+        return next((p for p in map(_bad_string, items) if p), None)
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        return next((p for p in map(_bad_string, value) if p), None)
+    return None
 
 
 async def read_json(request: Request, *, required: bool) -> Any:
@@ -156,6 +191,33 @@ class BodyLimit:
         await text_reply(413, message)(scope, receive, send)
 
 
+# ---- statement time limit ----------------------------------------------------------------
+
+
+class QueryTimeLimit:
+    """Every statement that serving a request runs stops after `seconds` (0 = no limit)."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # A context variable: the route's worker thread inherits it, nothing else sees it.
+        with statement_limit(self.seconds):
+            await self.app(scope, receive, send)
+
+
+def _timeout_reply(seconds: float) -> Response:
+    message = (
+        f"Service unavailable: the query ran longer than the limit of {seconds:g} s "
+        "(SPCTL_QUERY_TIMEOUT) and was stopped; narrow it, or retry later"
+    )
+    return text_reply(503, message, {"Retry-After": str(max(1, round(seconds)))})
+
+
 # ---- exception handlers ------------------------------------------------------------------
 
 
@@ -188,16 +250,25 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _on_database(request: Request, exc: Exception) -> Response:
+    if is_statement_timeout(exc):
+        return _timeout_reply(request.app.state.settings.query_timeout)
+    return await _on_crash(request, exc)
+
+
 async def _on_crash(request: Request, exc: Exception) -> Response:
     # The last line of defence: log the trace server-side, never send it to the client.
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return text_reply(500, "Internal error (see the server log)")
 
 
-def install(app: FastAPI, *, max_body: int) -> None:
-    """Wire the handlers and the body limit into `app`."""
+def install(app: FastAPI, *, max_body: int, query_timeout: float = 0) -> None:
+    """Wire the handlers, the body limit and the statement time limit into `app`."""
     app.add_exception_handler(ApiFailure, _on_failure)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(OperationalError, _on_database)
     app.add_exception_handler(Exception, _on_crash)
     app.add_middleware(BodyLimit, limit=max_body)
+    if query_timeout:
+        app.add_middleware(QueryTimeLimit, seconds=query_timeout)

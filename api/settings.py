@@ -37,6 +37,8 @@ class Settings:
     create_returns_obj: bool = False
     admin_password: str | None = None
     max_body: int = 50 * 1024 * 1024
+    max_doc: int = 1024 * 1024  # bytes of JSON of one stored document (issue 11)
+    query_timeout: float = 5.0  # seconds per database statement of an API request (0 = none)
     metrics_token: str | None = None
     token_lifetime: str = "1d"
     cookie_secure: bool = False  # session cookie Secure even over plain HTTP (TLS proxy)
@@ -54,6 +56,8 @@ class Settings:
             "create_returns_obj": _flag("SPCTL_CREATE_RETURNS_OBJ"),
             "admin_password": os.environ.get("SPCTL_ADMIN_PASSWORD") or None,
             "max_body": int(os.environ.get("SPCTL_MAX_BODY") or 50 * 1024 * 1024),
+            "max_doc": int(os.environ.get("SPCTL_MAX_DOC") or 1024 * 1024),
+            "query_timeout": float(os.environ.get("SPCTL_QUERY_TIMEOUT") or 5.0),
             "metrics_token": os.environ.get("SPCTL_METRICS_TOKEN") or None,
             "cookie_secure": _flag("SPCTL_COOKIE_SECURE"),
             "signin_max_failures": int(os.environ.get("SPCTL_SIGNIN_MAX_FAILURES") or 5),

@@ -60,7 +60,22 @@ def decode_cursor(text: str, sort: SortKey) -> tuple[Any, ...]:
         )
     ):
         raise BadCursor(f"cursor: does not belong to sort={sort.value}")
+    if not all(map(_bindable, values)):  # a forged cursor must be a 400, not a driver error
+        raise BadCursor("cursor: not a cursor returned by this server")
     return tuple(values)
+
+
+def _bindable(value: object) -> bool:
+    """Both stores can bind it: a 64-bit integer, a string without lone surrogate or NUL."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    return True
 
 
 @dataclass(frozen=True)

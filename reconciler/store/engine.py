@@ -4,11 +4,21 @@ SQLite (the default; one file) is opened in WAL mode with a busy timeout, and wr
 transactions start with `BEGIN IMMEDIATE` so that concurrent writers queue up instead of
 failing with "database is locked". PostgreSQL is reached with psycopg 3
 (`postgresql+psycopg://...`). Alembic migrates both; a new database is migrated on first use.
+
+`statement_limit(seconds)` bounds the statements run in its context (threads started from it
+included: the limit travels in a context variable, so the reconciler sharing the engine is
+unaffected): PostgreSQL gets `SET LOCAL statement_timeout` at the start of each transaction;
+SQLite a progress handler that interrupts a statement once it has run `seconds`.
+`is_statement_timeout(exc)` recognises the error either store then raises.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +32,28 @@ from sqlalchemy.engine import Engine
 from reconciler.private_files import private_dir, touch_private
 
 _HERE = Path(__file__).resolve().parent
+_LIMIT: ContextVar[float | None] = ContextVar("spctl_statement_limit", default=None)
+_DEADLINE = "spctl_deadline"  # key of a connection's one-item deadline list in its info dict
+_PROGRESS_STEPS = 10_000  # SQLite VM instructions between two looks at the clock
+_PG_QUERY_CANCELED = "57014"
+
+
+@contextmanager
+def statement_limit(seconds: float | None) -> Iterator[None]:
+    """Statements run inside (in this context) stop after `seconds`; None or 0: no limit."""
+    token = _LIMIT.set(seconds or None)
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """True for the error of a statement stopped by `statement_limit` (either store)."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) == _PG_QUERY_CANCELED:
+        return True
+    return type(orig).__name__ == "OperationalError" and str(orig) == "interrupted"
 
 
 def data_home() -> Path:
@@ -58,8 +90,11 @@ def make_engine(url: str) -> Engine:
             touch_private(Path(path))
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
         _sqlite_tuning(engine)
+        _sqlite_deadlines(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    _pg_timeouts(engine)
+    return engine
 
 
 def _sqlite_tuning(engine: Engine) -> None:
@@ -76,6 +111,45 @@ def _sqlite_tuning(engine: Engine) -> None:
     def on_begin(conn: sa.Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _sqlite_deadlines(engine: Engine) -> None:
+    """Each statement restarts the clock; the handler interrupts it past the deadline."""
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, record: Any) -> None:
+        deadline: list[float | None] = [None]
+        record.info[_DEADLINE] = deadline
+
+        def past_deadline() -> int:
+            limit = deadline[0]
+            return int(limit is not None and time.monotonic() > limit)
+
+        dbapi_conn.set_progress_handler(past_deadline, _PROGRESS_STEPS)
+
+    def set_deadline(conn: sa.Connection, seconds: float | None) -> None:
+        deadline = conn.connection.info.get(_DEADLINE)
+        if deadline is not None:
+            deadline[0] = time.monotonic() + seconds if seconds else None
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def on_statement(conn: sa.Connection, *_args: Any) -> None:
+        # Driver-level statements (`reconciler.store.sql`) run under the last one's clock.
+        set_deadline(conn, _LIMIT.get())
+
+    @sa.event.listens_for(engine, "commit")
+    @sa.event.listens_for(engine, "rollback")
+    def on_end(conn: sa.Connection) -> None:
+        set_deadline(conn, None)  # back in the pool without a deadline
+
+
+def _pg_timeouts(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(conn: sa.Connection) -> None:
+        seconds = _LIMIT.get()
+        if seconds:
+            # LOCAL: for this transaction only; the pooled connection keeps no limit.
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
 
 
 def alembic_config() -> Config:
