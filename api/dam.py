@@ -27,6 +27,7 @@ from api.service import (
     Reply,
     check_id,
     check_ids,
+    check_sizes,
     client_keys,
     fail,
     gather,
@@ -73,6 +74,7 @@ def publish(tx: Tx, ctx: Context, body: object) -> Reply:
         parent = {"author": ctx.user.username, "time": ctx.now, **client_keys(ctx, doc, label)}
         parent[synced_key(origin)] = parent["time"]
         parents.append(parent)
+    check_sizes(ctx, label, parents)  # the child history nodes are copies of these
     inserted = tx.insert_many(parents)
     if not any(inserted):
         raise ApiFailure(409, f"{label} error: Conflict (the path is already tracked)")
@@ -105,7 +107,9 @@ def comment(tx: Tx, ctx: Context, body: object) -> Reply:
         else None
         for p in ids
     ]
-    tx.insert_many([c for c in children if c is not None])
+    made = [c for c in children if c is not None]
+    check_sizes(ctx, label, made[:1])  # all alike but for #parent and _id
+    tx.insert_many(made)
     return fail(label, gather([_created(ctx, c) for c in children], single=False, ok=201))
 
 
@@ -224,6 +228,7 @@ def version(tx: Tx, ctx: Context, node_id: str, body: object) -> Reply:
         **keys,
         "version": 1 + int(children or 0),
     }
+    check_sizes(ctx, label, [head])
     tx.put(head)
     reply = public_doc(head)
     if refused:

@@ -3,24 +3,31 @@
 `Predicates(dialect)` builds SQLAlchemy conditions with MongoDB's type bracketing: a number
 matches numbers, a string matches strings, a boolean matches booleans. Keys held in promoted,
 indexed columns (`_id`, `origin`, `author`, `#parent`, `time`) use the column, so that
-`origin:paris` is an index lookup on a million files. Keys holding password material never
-match on user documents. Regexes run as `~`/`~*` on PostgreSQL and as a Python function
-registered on the SQLite connection (`register_sqlite_functions`).
+`origin:paris` is an index lookup on a million files. `eq_any` tests many values of one key
+with one extraction of the key (not one parse of the document per value: issue 11).
+
+Secret keys (`SECRET_QUERY_KEYS`: password material of users, the credentials of
+configuration objects) cannot be queried, compared or sorted on by anyone: `BadQuery`
+naming the key, for every path through `Predicates`.
+
+Regexes use RE2 syntax and semantics (linear time, no backreferences or lookaround): they
+run in RE2 on SQLite (a function registered on the connection, `register_sqlite_functions`)
+and are checked by RE2 before running as `~`/`~*` on PostgreSQL, whose own engine is bounded
+by the statement time limit.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from functools import lru_cache
 from typing import Any
 
+import re2  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from api.auth import SECRET_KEYS
-from reconciler.domain import NodeKind
+from api.secrets import SECRET_CONFIG_KEYS, SECRET_USER_KEYS, is_secret_config_key
 from reconciler.store.schema import nodes
 
 Expr = sa.ColumnElement[bool]
@@ -32,22 +39,54 @@ _STRING_COLUMNS = {
     "#parent": nodes.c.parent,
 }
 _OPS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
-_FLAG_BITS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+# One module-level set for every guard on query keys (the auth module redacts the same keys;
+# any other key whose name mentions a password, a secret or a token counts as well).
+SECRET_QUERY_KEYS = SECRET_USER_KEYS | SECRET_CONFIG_KEYS
+_RE2_FLAGS = "ims"  # Mongo's i, m, s as RE2 inline flags
+_IGNORED_FLAGS = "gyu"  # JavaScript's (damas-core RX_..._RX strings): no meaning for one test
+_RE2_MAX_MEM = 8 << 20  # bytes for one compiled pattern; larger ones are refused
 
 
 class BadQuery(ValueError):
     """A query that cannot be compiled (bad key, regex or value): the caller answers 400."""
 
 
+def is_secret_key(key: str) -> bool:
+    """True when any component of the dotted `key` is secret."""
+    return any(part in SECRET_QUERY_KEYS or is_secret_config_key(part) for part in key.split("."))
+
+
+def refuse_secret(key: str) -> None:
+    """`BadQuery` naming `key` when it is secret: no class may match, compare or sort on it
+    (sorting users by hash recovered a hash by binary search: issue 11)."""
+    if is_secret_key(key):
+        raise BadQuery(f"the key {key!r} is secret: it cannot be searched, compared or sorted on")
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # a client's bad pattern is its 400, not a line in our log
+    options.max_mem = _RE2_MAX_MEM
+    return options
+
+
 @lru_cache(maxsize=512)
-def compile_regex(pattern: str, flags: str) -> re.Pattern[str]:
-    bits = 0
-    for flag in flags:
-        bits |= _FLAG_BITS.get(flag, 0)
+def compile_regex(pattern: str, flags: str) -> Any:
+    """`pattern` in RE2 (linear time); `BadQuery` for a pattern or option it cannot run."""
+    inline = ""
+    for flag in dict.fromkeys(flags):
+        if flag in _RE2_FLAGS:
+            inline += flag
+        elif flag not in _IGNORED_FLAGS:
+            raise BadQuery(f"unsupported regular expression option {flag!r} (use i, m or s)")
     try:
-        return re.compile(pattern, bits)
-    except re.error as exc:
-        raise BadQuery(f"invalid regular expression /{pattern}/: {exc}") from None
+        return re2.compile(f"(?{inline}){pattern}" if inline else pattern, _re2_options())
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise BadQuery(
+            f"invalid or unsupported regular expression /{pattern}/: {reason} "
+            "(RE2 syntax: no backreferences or lookaround)"
+        ) from None
 
 
 def _sqlite_regexp(pattern: str, flags: str, value: object) -> int:
@@ -102,6 +141,7 @@ class Predicates:
         parts = key.split(".")
         if not key or any(p == "" for p in parts) or any('"' in p or "\\" in p for p in parts):
             raise BadQuery(f"unsupported key {key!r}")
+        refuse_secret(key)
         return parts
 
     def _jpath(self, parts: list[str]) -> Any:
@@ -140,11 +180,6 @@ class Predicates:
             return bool_expr(self._type(key) == kind)
         return bool_expr(self._type(key).in_(sqlite_names[kind]))
 
-    def _guard(self, key: str, expr: Expr) -> Expr:
-        if key.split(".")[0] in SECRET_KEYS:
-            return sa.and_(nodes.c.kind != NodeKind.USER.value, expr)
-        return expr
-
     def _collate(self, expr: Any) -> Any:
         return expr.collate("C") if self.pg else expr
 
@@ -160,7 +195,7 @@ class Predicates:
             return sa.false()
         if key == "time" and _is_number(value):
             return sa.and_(self._time_window(value, value), self._json_eq(key, value))
-        return self._guard(key, self._json_eq(key, value))
+        return self._json_eq(key, value)
 
     def _json_eq(self, key: str, value: Scalar) -> Expr:
         if self.pg:
@@ -173,15 +208,42 @@ class Predicates:
             return sa.and_(self._is(key, "string"), bool_expr(self.value(key) == value))
         return sa.and_(self._is(key, "number"), self.value(key) == value)
 
+    def eq_any(self, key: str, values: list[Scalar]) -> Expr:
+        """`key` equals one of `values` (typed, `None` = JSON null), extracting `key` once
+        per type of value instead of once per value (SQLite parsed the document per value)."""
+        values = [_bounded(v) for v in values]
+        column = _STRING_COLUMNS.get(key)
+        strings = [v for v in values if isinstance(v, str)]
+        numbers = [v for v in values if _is_number(v)]
+        others = [v for v in values if not isinstance(v, str) and not _is_number(v)]
+        parts: list[Expr] = [self.eq(key, v) for v in dict.fromkeys(others)]
+        if column is not None:
+            parts.append(bool_expr(column.in_(strings)) if strings else sa.false())
+            parts.extend(self.eq(key, v) for v in numbers)
+            return sa.or_(sa.false(), *parts)
+        for kind, group in (("string", strings), ("number", numbers)):
+            if group:
+                parts.append(self._json_in(key, kind, group))
+        return sa.or_(sa.false(), *parts)
+
+    def _json_in(self, key: str, kind: str, values: list[Any]) -> Expr:
+        if self.pg:
+            found = bool_expr(self.value(key).in_([_jsonb(v) for v in values]))
+        else:
+            found = sa.and_(self._is(key, kind), self.value(key).in_(values))
+        if key == "time" and kind == "number":
+            return sa.and_(self._time_window(min(values), max(values)), found)
+        return found
+
     def eq_or_missing(self, key: str) -> Expr:
         if key == "_id":
             return sa.false()
-        return self._guard(key, sa.or_(self._type(key).is_(None), self._is(key, "null")))
+        return sa.or_(self._type(key).is_(None), self._is(key, "null"))
 
     def exists(self, key: str) -> Expr:
         if key == "_id":
             return _true()
-        return self._guard(key, self._type(key).isnot(None))
+        return bool_expr(self._type(key).isnot(None))
 
     def compare(self, key: str, op: str, value: Scalar) -> Expr:
         """`op` in gt/gte/lt/lte; numbers compare with numbers, strings with strings."""
@@ -192,7 +254,7 @@ class Predicates:
             if column is not None:
                 return bool_expr(getattr(self._collate(column), method)(value))
             text = self._collate(self._text(key))
-            return self._guard(key, sa.and_(self._is(key, "string"), getattr(text, method)(value)))
+            return sa.and_(self._is(key, "string"), getattr(text, method)(value))
         if (
             not isinstance(value, int | float)
             or isinstance(value, bool)
@@ -206,7 +268,7 @@ class Predicates:
             test = getattr(raw, method)(_jsonb(value))
         else:
             test = getattr(self.value(key), method)(value)
-        exact = self._guard(key, sa.and_(self._is(key, "number"), test))
+        exact = sa.and_(self._is(key, "number"), test)
         if key == "time":
             low = value if op in ("gt", "gte") else None
             high = value if op in ("lt", "lte") else None
@@ -237,7 +299,7 @@ class Predicates:
             test = target.op("~*" if "i" in flags else "~")(pattern)
         else:
             test = sa.func.sp_regexp(pattern, flags, target) == 1
-        return self._guard(key, sa.and_(expr_guard, test))
+        return sa.and_(expr_guard, test)
 
     def sort_key(self, key: str) -> Any:
         if key in _STRING_COLUMNS:

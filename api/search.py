@@ -6,7 +6,9 @@
 - `mongo_condition(query)`: the `search_mongo` subset `$eq $ne $gt $gte $lt $lte $in $nin
   $exists $regex $and $or $not` and `REGEX_…` / `RX_…_RX<flags>` strings at any depth.
 - `find_ids` / `count` run a condition on a `Tx`; no document is loaded into Python.
-Bad queries raise `BadQuery` (the routes answer 400).
+Bad queries raise `BadQuery` (the routes answer 400), and so do queries over the size caps
+below (issue 11: a few thousand terms cost seconds of database CPU or gigabytes of memory),
+queries on a secret key (`api.jsonsql.SECRET_QUERY_KEYS`) and regexes RE2 cannot run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.errors import strict_loads
+from api.errors import check_strings, strict_loads
 from api.jsonsql import BadQuery, Expr, Predicates, Scalar, negate, register_sqlite_functions
 from reconciler.store import Tx
 from reconciler.store.schema import nodes
@@ -30,6 +32,19 @@ _OP_NAMES = {"<=": "lte", "<": "lt", ">=": "gte", ">": "gt"}
 _REGEX_VALUE = re.compile(r"^/(.*)/([gimy]*)$", re.DOTALL)
 _NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _RX = re.compile(r"^RX_(.*)_RX([a-z]*)$", re.DOTALL)
+
+# Caps on one query (docs/security.md "Request limits"); over a cap -> 400 naming it.
+MAX_TEXT_TERMS = 100  # terms of one text search (`/api/search/a:1 b:2 ...`)
+MAX_IN_VALUES = 500  # values of one $in / $nin
+MAX_BRANCHES = 200  # queries of one $and / $or
+MAX_DEPTH = 20  # nesting of $and / $or / $not
+MAX_CONDITIONS = 1000  # key conditions and $in values of one whole query
+MAX_SORT_KEYS = 16
+MAX_PAGE = 2**63 - 1  # limit / skip (SQL's BIGINT)
+
+
+def too_big(what: str, cap: int) -> BadQuery:
+    return BadQuery(f"{what} exceeds the limit of {cap}")
 
 
 # ---- the text grammar --------------------------------------------------------------------
@@ -60,20 +75,22 @@ def term_condition(preds: Predicates, key: str, op: str, value: str) -> Expr:
     regex = _REGEX_VALUE.match(value)
     if regex:
         return preds.regex(key, regex.group(1), regex.group(2))
-    options = [preds.eq(key, value)]
+    options: list[Scalar] = [value]
     if number is not None:
-        options.append(preds.eq(key, number))
+        options.append(number)
     if value in ("true", "false"):
-        options.append(preds.eq(key, value == "true"))
+        options.append(value == "true")
     if value == "null":
-        options.append(preds.eq(key, None))
-    return sa.or_(*options)
+        options.append(None)
+    return preds.eq_any(key, options)
 
 
 def text_condition(query: str, dialect: str) -> Expr:
     tokens = query.split()
     if not tokens:
         raise BadQuery("empty query")
+    if len(tokens) > MAX_TEXT_TERMS:
+        raise too_big(f"a search of {len(tokens)} terms", MAX_TEXT_TERMS)
     if "\x00" in query:
         raise BadQuery("a query must not contain NUL")
     preds = Predicates(dialect)
@@ -102,30 +119,47 @@ def _scalar(key: str, value: object) -> Scalar:
 
 
 class MongoCompiler:
+    """One query to one condition, counting its size against the caps as it goes."""
+
     def __init__(self, dialect: str) -> None:
         self.preds = Predicates(dialect)
+        self.conditions = 0
 
-    def query(self, query: object) -> Expr:
+    def _spend(self, count: int) -> None:
+        self.conditions += count
+        if self.conditions > MAX_CONDITIONS:
+            raise too_big("the number of conditions in the query", MAX_CONDITIONS)
+
+    def _nest(self, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise too_big("the nesting of $and / $or / $not", MAX_DEPTH)
+        return depth + 1
+
+    def query(self, query: object, depth: int = 0) -> Expr:
         if not isinstance(query, dict):
             raise BadQuery("a query must be a JSON object")
+        inner = self._nest(depth)
         parts: list[Expr] = []
         for key, cond in query.items():
             if key in ("$and", "$or"):
                 if not isinstance(cond, list) or not cond:
                     raise BadQuery(f"{key} needs a non-empty array of queries")
-                subs = [self.query(q) for q in cond]
+                if len(cond) > MAX_BRANCHES:
+                    raise too_big(f"{key} with {len(cond)} queries", MAX_BRANCHES)
+                subs = [self.query(q, inner) for q in cond]
                 parts.append(sa.and_(*subs) if key == "$and" else sa.or_(*subs))
             elif key == "$not":
-                parts.append(negate(self.query(cond)))
+                parts.append(negate(self.query(cond, inner)))
             elif key.startswith("$"):
                 raise BadQuery(f"unsupported operator {key}")
             else:
-                parts.append(self.field(key, cond))
+                parts.append(self.field(key, cond, inner))
         return sa.and_(sa.true(), *parts)
 
-    def field(self, key: str, cond: object) -> Expr:
+    def field(self, key: str, cond: object, depth: int) -> Expr:
+        self._spend(1)
         if isinstance(cond, dict) and cond and all(str(k).startswith("$") for k in cond):
-            return self.operators(key, cond)
+            return self.operators(key, cond, self._nest(depth))
         return self.equals(key, cond)
 
     def equals(self, key: str, value: object) -> Expr:
@@ -136,7 +170,7 @@ class MongoCompiler:
             return self.preds.eq_or_missing(key)
         return self.preds.eq(key, _scalar(key, value))
 
-    def operators(self, key: str, ops: Mapping[str, Any]) -> Expr:
+    def operators(self, key: str, ops: Mapping[str, Any], depth: int) -> Expr:
         parts: list[Expr] = []
         for op, arg in ops.items():
             if op == "$eq":
@@ -146,9 +180,7 @@ class MongoCompiler:
             elif op in ("$gt", "$gte", "$lt", "$lte"):
                 parts.append(self.preds.compare(key, op[1:], _scalar(key, arg)))
             elif op in ("$in", "$nin"):
-                if not isinstance(arg, list):
-                    raise BadQuery(f"{key}: {op} needs an array")
-                found = sa.or_(sa.false(), *(self.equals(key, v) for v in arg))
+                found = self.any_of(key, op, arg)
                 parts.append(found if op == "$in" else negate(found))
             elif op == "$exists":
                 exists = self.preds.exists(key)
@@ -159,10 +191,24 @@ class MongoCompiler:
                 if "$regex" not in ops:
                     raise BadQuery(f"{key}: $options needs $regex")
             elif op == "$not":
-                parts.append(negate(self.field(key, arg)))
+                parts.append(negate(self.field(key, arg, depth)))
             else:
                 raise BadQuery(f"unsupported operator {op}")
         return sa.and_(*parts)
+
+    def any_of(self, key: str, op: str, values: object) -> Expr:
+        """`$in`: regex strings and `null` one by one, the other values in one `eq_any`."""
+        if not isinstance(values, list):
+            raise BadQuery(f"{key}: {op} needs an array")
+        if len(values) > MAX_IN_VALUES:
+            raise too_big(f"{key}: {op} with {len(values)} values", MAX_IN_VALUES)
+        self._spend(len(values))
+        special = [v for v in values if v is None or regex_of(v)]
+        plain = [_scalar(key, v) for v in values if v is not None and not regex_of(v)]
+        parts = [self.equals(key, v) for v in special]
+        if plain:
+            parts.append(self.preds.eq_any(key, plain))
+        return sa.or_(sa.false(), *parts)
 
     def _regex(self, key: str, pattern: object, options: object) -> Expr:
         if not isinstance(options, str):
@@ -185,6 +231,8 @@ def parse_sort(sort: object, dialect: str) -> list[Any]:
         return [nodes.c.id]
     if not isinstance(sort, dict):
         raise BadQuery('sort must be an object such as {"time": -1}')
+    if len(sort) > MAX_SORT_KEYS:
+        raise too_big(f"a sort on {len(sort)} keys", MAX_SORT_KEYS)
     preds = Predicates(dialect)
     terms: list[Any] = []
     for key, direction in sort.items():
@@ -232,6 +280,8 @@ def loads_queryobj(text: object) -> object:
     if not isinstance(text, str):
         raise BadQuery("queryobj must be a JSON string")
     try:
-        return strict_loads(text)
+        value = strict_loads(text)
     except (ValueError, RecursionError) as exc:
         raise BadQuery(f"queryobj is not valid JSON: {exc}") from None
+    check_strings(value, text)
+    return value

@@ -4,14 +4,16 @@ Each takes the transaction, a `Context` (caller, options, clock) and the parsed 
 body, and returns a `Reply(status, body)` with damas-core's reply shapes: a single input gives
 a bare value, an array input an array, `null` placeholders with 207, 404 when nothing was
 found, 409 on conflicts (SPEC §6, `reference/damas-core-api.md`). Invalid input raises
-`ApiFailure` (400/403). Writes go through `Tx` so the work-queue rows stay maintained.
+`ApiFailure` (400/403; 413 for a document that would be stored over `Context.max_doc`).
+Writes go through `Tx` so the work-queue rows stay maintained.
 The dam-extension operations (publish, comment, lock, version) are in `api.dam`.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ from reconciler.store.schema import nodes
 Doc = dict[str, Any]
 RESTRICTED_KEYS = ("author", "time")  # only admins set them (SPEC §6.1)
 NULL_ENTRY = "null"  # damas-core: the string "null" in an update array is skipped and echoed
+MAX_DOC = 1024 * 1024  # bytes of JSON of one stored document (Settings.max_doc, SPCTL_MAX_DOC)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Context:
     passwords: Passwords
     author_mode: bool = False
     create_returns_obj: bool = False
+    max_doc: int = MAX_DOC
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,30 @@ def client_keys(ctx: Context, doc: Doc, label: str) -> Doc:
     return keys
 
 
+def doc_size(doc: Doc) -> int:
+    """Bytes of `doc` as compact UTF-8 JSON (what the stores keep, give or take spaces)."""
+    return len(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def check_sizes(ctx: Context, label: str, docs: Iterable[Doc | None]) -> None:
+    """413 when a document to be stored is over the limit (the transaction then rolls back).
+
+    Much smaller than the body limit: every search parses the documents it tests, so one
+    48 MB document cost gigabytes of memory to a search with a few terms (issue 11).
+    """
+    for doc in docs:
+        if doc is None:
+            continue
+        size = doc_size(doc)
+        if size > ctx.max_doc:
+            raise ApiFailure(
+                413,
+                f"{label} error: Payload too large: document {str(doc.get('_id'))[:200]!r} "
+                f"would hold {size} bytes of JSON, over the limit of {ctx.max_doc} bytes "
+                "per stored document (SPCTL_MAX_DOC)",
+            )
+
+
 def objects(label: str, body: object) -> tuple[list[Doc], bool]:
     """An object or a non-empty array of objects, `_id` arrays unfolded: (docs, single)."""
     items = body if isinstance(body, list) else [body]
@@ -179,6 +207,7 @@ def create(tx: Tx, ctx: Context, body: object) -> Reply:
         prepared.append(
             {"author": ctx.user.username, "time": ctx.now, **client_keys(ctx, doc, label)}
         )
+    check_sizes(ctx, label, prepared)
     inserted = tx.insert_many(prepared)
     results = [_created(ctx, d) if ok else None for d, ok in zip(prepared, inserted, strict=True)]
     if not any(inserted):
@@ -218,7 +247,9 @@ def update(tx: Tx, ctx: Context, body: object) -> Reply:
     )
     denied = {i for i, d in current.items() if not owned(ctx, d)}
     changes = {d["_id"]: client_keys(ctx, d, label) for d in docs if d["_id"] not in denied}
+    check_sizes(ctx, label, changes.values())  # early, before any work
     updated = tx.patch_many(changes)
+    check_sizes(ctx, label, updated.values())  # the merged documents
     results = [p if isinstance(p, str) else _present(ctx, updated.get(p["_id"])) for p in plan]
     return fail(label, gather(results, single=True, ok=200, denied=len(denied)))
 
@@ -239,12 +270,14 @@ def upsert(tx: Tx, ctx: Context, body: object) -> Reply:
         for d in docs
         if current[d["_id"]] is None
     ]
+    check_sizes(ctx, label, fresh)
     inserted = tx.insert_many(fresh)
     existing = [d for d in docs if current[d["_id"]] is not None]
     denied = {d["_id"] for d in existing if not owned(ctx, current[d["_id"]])}
-    updated = tx.patch_many(
-        {d["_id"]: client_keys(ctx, d, label) for d in existing if d["_id"] not in denied}
-    )
+    changes = {d["_id"]: client_keys(ctx, d, label) for d in existing if d["_id"] not in denied}
+    check_sizes(ctx, label, changes.values())
+    updated = tx.patch_many(changes)
+    check_sizes(ctx, label, updated.values())
     # damas-core: all new -> ids (objects with create_returns_obj), mixed -> the created
     # nodes as objects, then the updated ones
     shown = public_doc if existing else (lambda d: _created(ctx, d))
@@ -325,7 +358,17 @@ def _searching(label: str, run: Callable[[], Any]) -> Any:
         raise bad_request(label, str(exc)) from None
 
 
+def _page_bounds(label: str, limit: object, skip: object) -> None:
+    for name, value in (("limit", limit), ("skip", skip)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise bad_request(label, f"{name} must be a non-negative integer")
+        if value > search.MAX_PAGE:
+            raise bad_request(label, f"{name} must be at most {search.MAX_PAGE}")
+
+
 def search_text(tx: Tx, query: str, *, limit: int = 0, skip: int = 0) -> list[str]:
+    _page_bounds("Search", limit, skip)
+
     def run() -> list[str]:
         cond = search.text_condition(query, tx.dialect)
         return search.find_ids(tx, cond, search.Page([nodes.c.id], limit, skip))
@@ -344,9 +387,7 @@ def search_mongo(tx: Tx, body: object) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request(label, "expected an object {query, sort, limit, skip}")
     limit, skip = body.get("limit") or 0, body.get("skip") or 0
-    for name, value in (("limit", limit), ("skip", skip)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise bad_request(label, f"{name} must be a non-negative integer")
+    _page_bounds(label, limit, skip)
 
     def run() -> dict[str, Any]:
         query = body.get("query")

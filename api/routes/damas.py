@@ -65,6 +65,7 @@ def context(request: Request, user: User) -> Context:
         passwords=request.app.state.passwords,
         author_mode=settings.author_mode,
         create_returns_obj=settings.create_returns_obj,
+        max_doc=settings.max_doc,
     )
 
 
