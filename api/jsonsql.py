@@ -292,10 +292,10 @@ class Predicates:
             target, expr_guard = column, _true()
         else:
             target, expr_guard = self._text(key), self._is(key, "string")
+        test: Expr
         if self.pg:
-            # PostgreSQL ARE embedded options: w = ^/$ at line breaks (Mongo's m), x = verbose.
-            options = "".join(o for f, o in (("m", "w"), ("x", "x")) if f in flags)
-            pattern = f"(?{options}){pattern}" if options else pattern
+            # PostgreSQL ARE embedded option w: ^/$ at line breaks (Mongo's m).
+            pattern = f"(?w){pattern}" if "m" in flags else pattern
             test = target.op("~*" if "i" in flags else "~")(pattern)
         else:
             test = sa.func.sp_regexp(pattern, flags, target) == 1

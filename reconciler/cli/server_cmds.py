@@ -1,9 +1,9 @@
 """`spctl serve` (the tracker API with uvicorn) and `spctl db upgrade` (Alembic migrations).
 
 Settings come from the environment (`SPCTL_DB`, `SPCTL_SECRET`, `SPCTL_AUTHOR_MODE`,
-`SPCTL_CREATE_RETURNS_OBJ`, `SPCTL_ADMIN_PASSWORD`, `SPCTL_MAX_BODY`, `SPCTL_COOKIE_SECURE`);
-flags override them. The JWT secret is never a flag value (`ps` would show it): the
-environment or `--secret-file PATH`.
+`SPCTL_CREATE_RETURNS_OBJ`, `SPCTL_ADMIN_PASSWORD`, `SPCTL_MAX_BODY`, `SPCTL_MAX_DOC`,
+`SPCTL_QUERY_TIMEOUT`, `SPCTL_COOKIE_SECURE`); flags override them. The JWT secret is
+never a flag value (`ps` would show it): the environment or `--secret-file PATH`.
 On a store without users, `serve` creates `admin` (see `api.users.ensure_admin`).
 """
 
@@ -47,6 +47,12 @@ def serve(
         typer.Option("--create-returns-obj/--create-returns-ids", help="v2.5 create replies"),
     ] = None,
     max_body: Annotated[int | None, typer.Option(help="Largest request body in bytes")] = None,
+    max_doc: Annotated[
+        int | None, typer.Option(help="Largest stored document in bytes of JSON (1 MiB)")
+    ] = None,
+    query_timeout: Annotated[
+        float | None, typer.Option(help="Seconds a request's database statement may run (5)")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
     db: DbOpt = None,
     server: ServerOpt = None,
@@ -61,11 +67,16 @@ def serve(
         fail("serve runs a tracker on a store (--db); --server names a remote tracker")
     if max_body is not None and max_body <= 0:
         fail("--max-body must be a positive number of bytes")
+    if max_doc is not None and max_doc <= 0:
+        fail("--max-doc must be a positive number of bytes")
+    if query_timeout is not None and query_timeout < 0:
+        fail("--query-timeout must be a number of seconds (0 = no limit)")
     if secret is not None:
         fail(SECRET_REFUSED)
     settings = Settings.from_env(
         db_url=db, secret=read_secret_file(secret_file), author_mode=author_mode,
-        create_returns_obj=create_returns_obj, max_body=max_body,
+        create_returns_obj=create_returns_obj, max_body=max_body, max_doc=max_doc,
+        query_timeout=query_timeout,
     )  # fmt: skip
     app = create_app(settings)
     typer.echo(

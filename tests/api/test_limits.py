@@ -3,16 +3,22 @@ statement time limit, and a many-valued `$in` on large documents; both stores.""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
+from typer.testing import CliRunner
 
 from api.search import MAX_BRANCHES, MAX_DEPTH, MAX_IN_VALUES, MAX_TEXT_TERMS
 from api.settings import Settings
-from tests.api.conftest import Api, MakeApi
+from reconciler.cli import app as cli_app
+from tests.api.conftest import ADMIN_PASSWORD, Api, MakeApi, free_port
 
 SMALL_DOC = 2000  # bytes: a small SPCTL_MAX_DOC keeps these tests light
 
@@ -123,7 +129,7 @@ def test_queries_over_the_caps_are_400_naming_the_cap(api: Api) -> None:
         reply = _mongo(api, body)
         assert reply.status_code == 400, (str(body)[:80], reply.status_code, reply.text)
         assert cap in reply.text, reply.text
-        assert time.monotonic() - started < 2, str(body)[:80]
+        assert time.monotonic() - started < 5, str(body)[:80]
 
 
 def test_queries_at_the_caps_still_work(api: Api) -> None:
@@ -146,7 +152,7 @@ def test_text_searches_over_the_term_cap_are_400_fast(api: Api) -> None:
         started = time.monotonic()
         reply = api.call("GET", path + quote(huge, safe=""), user="guest", cls="guest")
         assert reply.status_code == 400 and str(MAX_TEXT_TERMS) in reply.text, reply.text
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 5
     at_cap = " ".join(["k:1"] * MAX_TEXT_TERMS)
     reply = api.call("GET", "/api/search/" + quote(at_cap, safe=""))
     assert reply.status_code == 200 and reply.json() == ["/a"]
@@ -242,3 +248,37 @@ def test_the_reconciler_side_of_the_store_has_no_time_limit(make_api: MakeApi) -
     with api.store.read() as tx:
         cond = search.mongo_condition(slow, tx.dialect)
         assert search.count(tx, cond) == 0
+
+
+# ---- spctl serve flags -------------------------------------------------------------------
+
+
+def test_spctl_serve_takes_max_doc_and_query_timeout(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for flag, value in (("--max-doc", "0"), ("--query-timeout", "-1")):
+        result = runner.invoke(cli_app, ["serve", flag, value, "--db", str(tmp_path / "x.db")])
+        assert result.exit_code != 0 and flag in result.stderr, result.stderr
+    port = free_port()
+    env = {**os.environ, "SPCTL_HOME": str(tmp_path / "home"), "SPCTL_SECRET": "x"}
+    env["SPCTL_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    env.pop("SPCTL_DB", None)
+    command = "from reconciler.cli import main; main()"
+    args = ["serve", "--port", str(port), "--max-doc", "3000", "--query-timeout", "2"]
+    proc = subprocess.Popen([sys.executable, "-c", command, *args], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(url + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        login = {"username": "admin", "password": ADMIN_PASSWORD}
+        token = httpx.post(url + "/api/signIn", json=login).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        big = {"_id": "/big", "blob": "b" * 4000}
+        reply = httpx.post(url + "/api/create/", json=big, headers=headers)
+        assert reply.status_code == 413 and "limit of 3000 bytes" in reply.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
