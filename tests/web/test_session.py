@@ -204,3 +204,20 @@ def test_the_page_has_no_inline_script_or_style(client: TestClient) -> None:
     for html in (signed_in, client.get("/").text):
         assert "<script>" not in html and "<style" not in html
         assert " style=" not in html and " onclick=" not in html and "javascript:" not in html
+
+
+def test_a_malformed_authorization_header_leaves_the_cookie_guarded(
+    client: TestClient, store: Store
+) -> None:
+    """`token_of` falls back to the cookie when the header holds no token: still guarded."""
+    assert sign_in(client).status_code == 200
+    headers = {"Authorization": "Bearer", "Origin": "http://evil.example"}
+    assert client.put("/api/lock/", json=FILE, headers=headers).status_code == 403
+    assert lock_of(store) is None
+
+
+def test_the_interactive_docs_get_their_own_policy(client: TestClient) -> None:
+    policy = client.get("/docs").headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in policy and "frame-ancestors 'none'" in policy
+    page_policy = client.get("/").headers["content-security-policy"]
+    assert "cdn.jsdelivr.net" not in page_policy
