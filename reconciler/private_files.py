@@ -63,8 +63,20 @@ def create_private(path: Path, text: str) -> bool:
         os.link(tmp, path)
     except FileExistsError:
         return False
+    except OSError:  # a file system without hard links: exclusive create, then write
+        return _create_exclusive(path, text)
     finally:
         tmp.unlink(missing_ok=True)
+    return True
+
+
+def _create_exclusive(path: Path, text: str) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
     return True
 
 
