@@ -131,6 +131,12 @@ def test_cross_site_writes_with_the_cookie_are_403(
     assert reply.status_code == 403, reply.text
     assert "Forbidden" in reply.text
     assert lock_of(store) is None
+    comment = {"#parent": FILE, "comment": "forged"}
+    assert client.post("/api/comment/", json=comment, headers=headers).status_code == 403
+    delete = client.request("DELETE", "/api/delete/", json=FILE, headers=headers)
+    assert delete.status_code == 403
+    with store.read() as tx:
+        assert tx.get(FILE) is not None and len(list(tx.iter_docs())) == 3  # 2 users, 1 file
     assert client.get("/api/web/files", headers=headers).status_code == 200  # reads are fine
 
 
