@@ -21,9 +21,9 @@ from reconciler.applier import apply
 from reconciler.manifest_schema import Kind
 from reconciler.manifests import load, read_path
 from reconciler.private_files import private_dir, write_private
-from reconciler.remote import parse_url
 from reconciler.runtime import now_ms
 from reconciler.store import Store
+from reconciler.transport.urls import parse_url
 
 DEMO_AUTHOR = "demo"
 

@@ -37,8 +37,8 @@ from reconciler.domain import (
     VOLUME_PREFIX,
 )
 from reconciler.patterns import compile_glob
-from reconciler.remote import InvalidUrl, UnsafeUrl, parse_url
 from reconciler.rsync_options import screen
+from reconciler.transport.urls import InvalidUrl, UnsafeUrl, parse_url
 
 API_VERSION = "syncplanet.io/v1"
 USER_CLASSES = ("guest", "user", "editor", "admin")

@@ -1,11 +1,12 @@
 """The level-based reconcile jobs: one emission or reception batch for one volume.
 
 Each job re-reads the tracker, takes the next batch from the maintained queue
-(`reconciler.store.queue`), claims it with leases and marks it `syncing_<site>`, runs it
-(`reconciler.transfer`), then writes in ONE transaction what the outcome proves
-(`reconciler.planning.file_changes`): `synced_<site>` for verified entries only, errors for
-the others, and the volume's status keys. A crash at any point leaves at worst a stale
-`syncing_` key and a lease that expires; `clean_stale_syncing` removes the former.
+(`reconciler.store.queue`), claims it with leases and marks it `syncing_<site>`, hands it to
+the volume's transport (`reconciler.transport`: send or receive), then writes in ONE
+transaction what the outcome proves (`reconciler.planning.file_changes`): `synced_<site>`
+for verified entries only, errors for the others, and the volume's status keys. A crash at
+any point leaves at worst a stale `syncing_` key and a lease that expires;
+`clean_stale_syncing` removes the former.
 """
 
 from __future__ import annotations
@@ -19,27 +20,13 @@ from typing import Any
 
 from reconciler.config import SyncConfig, VolumeConfig
 from reconciler.domain import VOLUME_PREFIX, Direction, syncing_key
-from reconciler.planning import (
-    MergedOptions,
-    file_changes,
-    merge_options,
-    select_batch,
-    trash_to_purge,
-    volume_status,
-    volume_waiting,
-)
-from reconciler.remote import InvalidUrl, SiteUrl, parse_url
+from reconciler.planning import file_changes, select_batch, volume_status, volume_waiting
 from reconciler.runtime import Runtime
 from reconciler.store import queue
 from reconciler.store.queue import QueueItem
-from reconciler.transfer import (
-    TransferOutcome,
-    lane,
-    list_trash,
-    on_hub_host,
-    remove_trash,
-    run_batch,
-)
+from reconciler.transport.options import MergedOptions, site_options
+from reconciler.transport.protocol import Batch, TransferOutcome
+from reconciler.transport.urls import InvalidUrl, SiteUrl, on_hub_host, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +95,7 @@ def _plan(
         else:
             site = name
             items = queue.reception_queue(tx.conn, site, amount, now)
-    g, h = cfg.globals, cfg.hub.values
-    options = merge_options(
-        [
-            ("global", str(g["rsync_args"] or ""), str(g["rsync_env"] or "")),
-            ("hub", str(h["rsync_args"] or ""), str(h["rsync_env"] or "")),
-            (f"volume/{name}", str(volume["rsync_args"] or ""), str(volume["rsync_env"] or "")),
-        ]
-    )
+    options = site_options(cfg, volume)
     for refused in options.dropped:
         log.warning("rsync option refused (%s)", refused)
     batch = select_batch(items, amount, max_bytes)
@@ -250,17 +230,11 @@ def _job(rt: Runtime, name: str, direction: Direction, ignore_backoff: bool) -> 
     if not items:  # another worker claimed this batch first: plan the next one
         return JobResult(name, direction, more=True)
     ids = [i.file_id for i in items]
+    batch = Batch(ids, hub_root=plan.hub_url.path, options=plan.options, now=now)
+    site = rt.site(plan.volume_url)
     with _leases_kept(rt, plan.site, ids, lease_ms):
-        outcome = run_batch(
-            rt.shell,
-            lane(rt.ssh, direction.value),
-            direction=direction,
-            hub=plan.hub_url,
-            volume=plan.volume_url,
-            file_ids=ids,
-            options=plan.options,
-            now=now,
-        )
+        move = site.send if direction is Direction.EMISSION else site.receive
+        outcome = move(batch)
     delivered, failed = _record(rt, plan, direction, items, outcome)
     _observe(rt, name, direction, outcome, delivered, failed)
     log.info(
@@ -318,11 +292,5 @@ def purge_trash(rt: Runtime) -> int:
     if cfg.hub is not None:
         with suppress(InvalidUrl):
             urls.insert(0, on_hub_host(parse_url(cfg.hub.url)))
-    removed = 0
     max_age = float(cfg.globals["trashMaxAgeDays"])
-    ssh = lane(rt.ssh, "purge")
-    for url in urls:
-        old = trash_to_purge(list_trash(rt.shell, url, ssh), now=now, max_age_days=max_age)
-        if old and remove_trash(rt.shell, url, ssh, old) == 0:
-            removed += len(old)
-    return removed
+    return sum(rt.site(url).purge_trash(now=now, max_age_days=max_age) for url in urls)

@@ -8,8 +8,8 @@ follow links out of a volume (`-L`, `--copy-unsafe-links`, `-K`), nor undo what 
 reconciler relies on for correctness (its own `--files-from`, `--partial-dir`, `--backup`,
 `--out-format`, `--protect-args`; what arrives and how it is reported). Everything else is
 refused, by name, at validation (`reconciler.manifest_schema`) and again when the command is
-built (`reconciler.planning.merge_options`), for values that reached the store by another
-path. docs/security.md lists the options and why.
+built (`reconciler.transport.options.merge_options`), for values that reached the store by
+another path. docs/security.md lists the options and why.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """What a reconciler job needs to act: the store, the hub shell, SSH settings, metrics, clock.
 
 Built once per process (`spctl reconcile`, `spctl run`) and passed to the jobs; tests
-build one with a fixed clock or a fresh metrics registry.
+build one with a fixed clock or a fresh metrics registry. Jobs reach a site only through
+`site(url)`, its transport (`reconciler.transport`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.metrics import Metrics
-from reconciler.remote import HubShell, SshSettings
 from reconciler.store import Store
+from reconciler.transport.protocol import SiteTransport
+from reconciler.transport.shells import HubShell
+from reconciler.transport.sites import open_site
+from reconciler.transport.ssh import SshSettings
+from reconciler.transport.urls import SiteUrl
 
 
 def now_ms() -> int:
@@ -27,3 +32,7 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], int] = now_ms
     worker_id: str = "worker"
+
+    def site(self, url: SiteUrl) -> SiteTransport:
+        """The transport of the root at `url` (a volume, or the hub's root on its host)."""
+        return open_site(url, shell=self.shell, ssh=self.ssh)

@@ -1,9 +1,10 @@
 """Driving the reconcile jobs: the hub session, one pass (`reconcile_once`), and APScheduler.
 
 `HubSession` owns the process's connection to the hub host (`LocalShell` or Fabric) and the
-OpenSSH ControlMaster directory that rsync's `ssh` reuses (SPEC §10), and rebuilds them when
-the Hub object changes. `reconcile_once` runs scans, then emissions and receptions of every
-volume in parallel until nothing that can move is pending. `Scheduler` (APScheduler 3.x)
+OpenSSH ControlMaster directory that rsync's `ssh` reuses (SPEC §10, opened by
+`reconciler.transport.hub`), and rebuilds them when the Hub object changes.
+`reconcile_once` runs scans, then emissions and receptions of every volume in parallel
+until nothing that can move is pending. `Scheduler` (APScheduler 3.x)
 keeps, per enabled volume, an emission, a reception and (with discovery) a scan job, each
 `max_instances=1` with jitter, and follows configuration changes by re-reading it.
 """
@@ -12,10 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
-import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -29,10 +27,12 @@ from reconciler.config import SyncConfig
 from reconciler.metrics import Metrics
 from reconciler.notify import notify_pass
 from reconciler.reconcile import JobResult, clean_stale_syncing, emit, purge_trash, receive
-from reconciler.remote import InvalidUrl, LocalShell, SshSettings, hub_shell, parse_url
 from reconciler.runtime import Runtime, now_ms
 from reconciler.store import Store, queue
-from reconciler.transfer import close_master, lane_dirs
+from reconciler.transport import hub as hub_host
+from reconciler.transport.shells import LocalShell
+from reconciler.transport.ssh import SshSettings
+from reconciler.transport.urls import InvalidUrl, SiteUrl, parse_url
 
 log = logging.getLogger(__name__)
 Job = Callable[..., JobResult]
@@ -88,40 +88,26 @@ class HubSession:
             except InvalidUrl as exc:
                 log.error("hub url: %s", exc)
                 return
-            ssh = SshSettings(identity_file=key[1], known_hosts=key[2])
-            shell = hub_shell(key[0], ssh)
-            self.rt.shell = shell
-            self.rt.ssh = SshSettings(key[1], key[2], control_dir=self._control_dir(url.local))
+            self.rt.shell, self.rt.ssh = hub_host.connect(
+                url, identity_file=key[1], known_hosts=key[2]
+            )
 
-    def _control_dir(self, local: bool) -> str:
-        """A private directory on the hub host for the ControlMaster sockets."""
-        if local:
-            base = tempfile.mkdtemp(prefix="spctl-ssh-")
-            for path in lane_dirs(base):
-                os.mkdir(path, 0o700)
-            return base
-        done = self.rt.shell.run(["mktemp", "-d", "/tmp/spctl-ssh.XXXXXX"])
-        base = done.stdout.decode().strip()
-        if done.exit_code != 0 or not base:
-            return ""
-        made = self.rt.shell.run(["mkdir", "-m", "700", *lane_dirs(base)])
-        return base if made.exit_code == 0 else ""
+    def _sites(self) -> list[SiteUrl]:
+        urls: list[SiteUrl] = []
+        for raw in sorted(self._volume_urls):
+            try:
+                urls.append(parse_url(raw))
+            except InvalidUrl:
+                continue
+        return urls
 
     def _close_hub(self, *, remove_dir: bool = True) -> None:
         rt = self.rt
         if rt.ssh.control_dir:
             self._old_dirs.append(rt.ssh.control_dir)
-            for raw in sorted(self._volume_urls):
-                try:
-                    close_master(rt.shell, parse_url(raw), rt.ssh)
-                except InvalidUrl:
-                    continue
+            hub_host.disconnect(rt.shell, rt.ssh, self._sites())
         if remove_dir:
-            for old in self._old_dirs:
-                if isinstance(rt.shell, LocalShell):
-                    shutil.rmtree(old, ignore_errors=True)
-                else:
-                    rt.shell.run(["sh", "-c", shlex.join(["rm", "-rf", old])])
+            hub_host.remove_control_dirs(rt.shell, self._old_dirs)
             self._old_dirs.clear()
         rt.shell.close()
         rt.shell, rt.ssh = LocalShell(), SshSettings()

@@ -1,6 +1,6 @@
 """Discovery: scanning volumes for new, modified and deleted files and packages (SPEC §5).
 
-The pipeline, one module per step: `listing` (the remote command and its pure parser) ->
+The pipeline, one module per step: `listing` (the pure parser of the volume's listing) ->
 `rules` and `packages` (what is tracked, and as what) -> `tracked` (the tracker's side, in
 the same order) -> `compare` (pure decisions) -> `apply` (batched writes), driven by
 `volume.scan_volume`. `reconciler.deletions.propagate_deletions` moves copies of deleted

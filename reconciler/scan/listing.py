@@ -1,30 +1,21 @@
-"""Observe a volume: the one listing command and the pure parser of its output.
+"""Observe a volume: the pure parser of its listing.
 
-The command runs on the hub host (through `HubShell`): `sh -c SCRIPT` locally for a volume
-mounted there, or `ssh ... 'sh -c SCRIPT'` for an `ssh://` volume. SCRIPT is built with
-`shlex` quoting only. It runs `find` (pruning every `.syncplanet` folder, at any depth) and
-sorts its output remotely in byte order (`LC_ALL=C sort -z`), so the scan can merge it with
-the tracker's files in `_id` order without holding either side in memory. The script exits
-with find's status when find fails and with sort's when sort fails, so a partial listing is
-never mistaken for a complete one.
+The volume's transport lists it (`SiteTransport.list_files`; for rsync sites the command is
+`reconciler.transport.commands.listing_script`, a `find | sort` run at the site) and hands
+over listing records in byte order of path, so the scan can merge them with the tracker's
+files in `_id` order without holding either side in memory.
 
-Records are NUL-terminated `SIZE/MTIME/PATH`: size and mtime never contain `/`, so sorting on
-"field 3 to the end" with `/` as separator sorts by path, and every legal name (newlines,
-quotes, leading dashes...) survives. `ListingParser` turns chunks of that output into
-`Listed` entries; names that are not UTF-8 cannot be tracker ids and are counted as skipped.
+Records are NUL-terminated `SIZE/MTIME/PATH`: size and mtime never contain `/`, and every
+legal name (newlines, quotes, leading dashes...) survives. `ListingParser` turns chunks of
+that output into `Listed` entries; names that are not UTF-8 cannot be tracker ids and are
+counted as skipped.
 """
 
 from __future__ import annotations
 
 import math
-import shlex
 from enum import StrEnum
 from typing import NamedTuple
-
-from reconciler.domain import RESERVED_DIR
-from reconciler.remote import SiteUrl, SshSettings
-
-SORT_ARGV = ("env", "LC_ALL=C", "sort", "-z", "-t", "/", "-k", "3")
 
 
 class EntryKind(StrEnum):
@@ -48,34 +39,6 @@ _new = tuple.__new__  # builds a `Listed` without the Python-level __new__ (hot 
 
 class ListingError(ValueError):
     """The listing output is malformed (not what our command prints)."""
-
-
-def find_argv(root: str) -> list[str]:
-    """`find` listing every regular file under `root`, `.syncplanet` folders pruned."""
-    return [
-        "env", "LC_ALL=C", "find", root, "-mindepth", "1",
-        "-name", RESERVED_DIR, "-prune", "-o",
-        "-type", "f", "-printf", "%s/%T@/%P\\0",
-    ]  # fmt: skip
-
-
-def listing_script(root: str) -> str:
-    """POSIX sh: `find | sort`, exiting non-zero if either failed (no `pipefail` in sh)."""
-    find = shlex.join(find_argv(root))
-    sort = shlex.join(SORT_ARGV)
-    return (
-        "exec 4>&1; "
-        f'f=$( {{ {{ {find}; echo "$?" >&3; }} | {sort} >&4; }} 3>&1 ); s=$?; '
-        '[ "$s" = 0 ] || exit "$s"; [ "$f" = 0 ] || exit "${f:-125}"; exit 0'
-    )
-
-
-def listing_argv(url: SiteUrl, ssh: SshSettings) -> list[str]:
-    """The argument vector run on the hub host to list the volume at `url`."""
-    command = ["sh", "-c", listing_script(url.path)]
-    if url.local:
-        return command
-    return [*ssh.ssh_argv(url), shlex.join(command)]
 
 
 class ListingParser:

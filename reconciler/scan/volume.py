@@ -2,7 +2,7 @@
 
 `scan_volume(rt, volume)` is the job the scheduler runs every `sleepBetweenScans` seconds
 for volumes with `enableDiscovery` (and global `enableScans`). Steps:
-1. run the listing command on the hub host; the tracker's files are read ahead meanwhile;
+1. list the volume through its transport; the tracker's files are read ahead meanwhile;
 2. parse the output and merge it with the tracker's files streamed in the same order
    (`tracked`, `compare`). Without packages this happens while the listing streams in, and
    the actions wait in an `ActionBuffer`; with packages the listing is spooled to a
@@ -29,14 +29,15 @@ from typing import IO
 
 from reconciler.config import SyncConfig, VolumeConfig
 from reconciler.domain import VOLUME_PREFIX
-from reconciler.remote import CommandFailed, InvalidUrl, parse_url
 from reconciler.runtime import Runtime
 from reconciler.scan.apply import ActionBuffer, apply_actions
 from reconciler.scan.compare import ActionKind, OrderError, ScanContext, compare
-from reconciler.scan.listing import Listed, ListingError, ListingParser, listing_argv
+from reconciler.scan.listing import Listed, ListingError, ListingParser
 from reconciler.scan.packages import arrange, package_folders
 from reconciler.scan.rules import ScanRules
 from reconciler.scan.tracked import ReadAhead, Tracked, holds_any, iter_tracked, package_ids
+from reconciler.transport.shells import CommandFailed
+from reconciler.transport.urls import InvalidUrl, parse_url
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -112,13 +113,13 @@ def _parse(chunks: Iterable[bytes], parser: ListingParser) -> Iterator[Listed]:
 
 
 def _listing(rt: Runtime, volume: VolumeConfig) -> Iterator[bytes]:
-    """The listing command's output, in chunks; `ScanFailed` if it did not exit 0."""
+    """The volume's listing records, in chunks; `ScanFailed` if the listing failed."""
     try:
-        argv = listing_argv(parse_url(volume.url), rt.ssh)
+        site = rt.site(parse_url(volume.url))
     except InvalidUrl as exc:  # stored without validation (the API): recorded, not raised
         raise ScanFailed(2, f"bad url: {exc}") from exc
     try:
-        yield from rt.shell.stream(argv)
+        yield from site.list_files()
     except CommandFailed as exc:
         raise ScanFailed(exc.exit_code, exc.stderr.strip()) from exc
     except OSError as exc:

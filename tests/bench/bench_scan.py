@@ -23,13 +23,14 @@ import time
 from pathlib import Path
 
 from reconciler.metrics import Metrics
-from reconciler.remote import LocalShell, SshSettings
 from reconciler.runtime import Runtime
 from reconciler.scan import scan_volume
 from reconciler.scan.compare import ActionKind
 from reconciler.store import Store
 from reconciler.store.bulk import _write_rows, derived_rows
 from reconciler.store.documents import node_columns
+from reconciler.transport.shells import LocalShell
+from reconciler.transport.ssh import SshSettings
 from tests.bench import scaled
 from tests.support import pg
 from tests.support.sshd import SshKeys, SshSite, client_options
@@ -143,7 +144,8 @@ def timing(tmp: Path, keys: SshKeys, stores: Stores, count: int) -> None:
 CHILD = """
 import json, sys, time
 from reconciler.metrics import Metrics
-from reconciler.remote import LocalShell, SshSettings
+from reconciler.transport.shells import LocalShell
+from reconciler.transport.ssh import SshSettings
 from reconciler.runtime import Runtime
 from reconciler.scan import scan_volume
 from reconciler.scan.compare import ActionKind

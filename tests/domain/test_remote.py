@@ -11,20 +11,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.domain import Direction
-from reconciler.planning import MergedOptions
-from reconciler.remote import (
-    CommandFailed,
-    FabricShell,
-    HubShell,
-    InvalidUrl,
-    LocalShell,
-    SiteUrl,
-    SshSettings,
-    UnsafeUrl,
-    parse_url,
-)
-from reconciler.scan.listing import listing_argv
-from reconciler.transfer import run_batch
+from reconciler.transport.commands import listing_argv
+from reconciler.transport.options import MergedOptions
+from reconciler.transport.shells import CommandFailed, FabricShell, HubShell, LocalShell
+from reconciler.transport.sites import run_batch
+from reconciler.transport.ssh import SshSettings
+from reconciler.transport.urls import InvalidUrl, SiteUrl, UnsafeUrl, parse_url
 from tests.support.sshd import SshSite
 
 

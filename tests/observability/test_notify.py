@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from reconciler.notify import Failure, notify_pass, plaintext_refusal, plan_digest
-from reconciler.remote import LocalShell, SshSettings
 from reconciler.runtime import Runtime
 from reconciler.store import Store
+from reconciler.transport.shells import LocalShell
+from reconciler.transport.ssh import SshSettings
 from tests.observability.seed import CONFIG, MIN, NOW, seed
 from tests.support.smtp import Sink, smtp_sink
 from tests.support.sshd import free_port

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.transfer import ItemLine, arrived, parse_itemized, unescape
+from reconciler.transport.itemize import ItemLine, arrived, parse_itemized, unescape
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = [

@@ -11,21 +11,16 @@ import pytest
 
 from reconciler.domain import Direction
 from reconciler.planning import (
-    Endpoints,
     FileFacts,
-    MergedOptions,
     file_changes,
-    files_from,
-    merge_options,
-    package_excludes,
-    rsync_argv,
     select_batch,
-    trash_stamp,
-    trash_to_purge,
     volume_status,
     volume_waiting,
 )
 from reconciler.store.queue import QueueItem
+from reconciler.transport.commands import Endpoints, files_from, package_excludes, rsync_argv
+from reconciler.transport.options import MergedOptions, merge_options
+from reconciler.transport.trash import trash_stamp, trash_to_purge
 
 GiB = 1024**3
 
@@ -500,7 +495,7 @@ def test_trash_to_purge(names: list[str], max_age: float, expected: list[str]) -
 
 
 def test_safe_ids_refuse_what_breaks_the_path_rules_before_any_command() -> None:
-    from reconciler.transfer import safe_ids
+    from reconciler.transport.rsync import safe_ids
 
     ids = ["/ok.exr", "/a/../../etc/passwd", "/seq/", "relative", "/x/./y", "/n\x00ul", "/-dash"]
     assert safe_ids(ids) == (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.remote import FabricShell
+from reconciler.transport.shells import FabricShell
 from tests.reconciler.conftest import SiteFactory, World, WorldFactory, same_copy
 
 pytestmark = pytest.mark.ssh

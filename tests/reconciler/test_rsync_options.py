@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.domain import Direction
-from reconciler.planning import merge_options
-from reconciler.remote import LocalShell, SiteUrl, SshSettings
 from reconciler.rsync_options import ALLOWED_LONG, ALLOWED_SHORT, screen
-from reconciler.transfer import run_batch
+from reconciler.transport.options import merge_options
+from reconciler.transport.shells import LocalShell
+from reconciler.transport.sites import run_batch
+from reconciler.transport.ssh import SshSettings
+from reconciler.transport.urls import SiteUrl
 
 SAMPLE_VALUES = {
     "bwlimit": "10m",

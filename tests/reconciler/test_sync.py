@@ -277,7 +277,7 @@ def test_work_order_is_priority_then_untried_then_oldest(
 
 
 def test_trash_older_than_its_max_age_is_purged_on_the_hub_and_volumes(world: WorldFactory) -> None:
-    from reconciler.planning import trash_stamp
+    from reconciler.transport.trash import trash_stamp
 
     w: World = world("paris", "london", trashMaxAgeDays=2)
     now = w.clock()

@@ -13,11 +13,12 @@ import pytest
 import sqlalchemy as sa
 
 from reconciler.metrics import Metrics
-from reconciler.remote import LocalShell, SshSettings
 from reconciler.runtime import Runtime
 from reconciler.scan import ScanReport, scan_volume
 from reconciler.store import Store
 from reconciler.store.schema import file_sites
+from reconciler.transport.shells import LocalShell
+from reconciler.transport.ssh import SshSettings
 from tests.support.sshd import SshKeys, SshSite, client_options
 
 

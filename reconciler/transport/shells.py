@@ -1,16 +1,16 @@
-"""Where commands run: the hub host, locally or through Fabric, and SSH to the volumes.
+"""Where commands run: the hub host, as local processes or through one Fabric connection.
 
 rsync and volume listings always run on the hub host (SPEC §2). `HubShell` is the one
 protocol for that, with two implementations side by side: `LocalShell` (the hub directory
-is on the reconciler host) and `FabricShell` (the hub is `ssh://`, one kept-open Fabric
-connection with TCP_NODELAY). Commands are argument vectors; a shell only ever sees them
-joined with `shlex.join`, so user paths are never interpreted by a shell.
+is on the reconciler host, `subprocess`) and `FabricShell` (the hub is `ssh://`, one
+kept-open Fabric connection with TCP_NODELAY). Commands are argument vectors; a shell only
+ever sees them joined with `shlex.join`, so user paths are never interpreted by a shell.
+The site transports (`reconciler.transport.sites`) run every command through one of these.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import signal
 import socket
@@ -19,146 +19,10 @@ import threading
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
 
-
-class InvalidUrl(ValueError):
-    pass
-
-
-class UnsafeUrl(InvalidUrl):
-    """Well-formed, but a part could be read as an option or split by a command line."""
-
-
-@dataclass(frozen=True)
-class SiteUrl:
-    """A volume or hub location: `ssh://[user@]host[:port]/abs/path/`, `file:///abs/`, `/abs/`."""
-
-    path: str  # absolute, always ending with '/'
-    host: str | None = None
-    user: str | None = None
-    port: int | None = None
-
-    @property
-    def local(self) -> bool:
-        return self.host is None
-
-    def rsync_location(self) -> str:
-        """The root as rsync names it (`host:/path/` or `/path/`).
-
-        No `user@`: the user goes to ssh as `-l USER` in `SshSettings.rsync_rsh`, before the
-        `--` that ends ssh's options (rsync would append its own `-l` after that `--`)."""
-        return f"{self.host}:{self.path}" if self.host else self.path
-
-
-# A host name, an IPv4 address or an IPv6 literal (urlsplit drops its brackets).
-_HOST_RE = re.compile(r"[A-Za-z0-9_.:%-]+")
-
-
-def _control(text: str) -> bool:
-    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
-
-
-def _check_login(user: str | None, host: str) -> None:
-    """Refuse what ssh or rsync could read as an option, or split: `-oProxyCommand=...`."""
-    for what, value in (("user", user), ("host", host)):
-        if value is None:
-            continue
-        if value.startswith("-"):
-            raise UnsafeUrl(f'the {what} must not start with "-"')
-        if not value or any(c.isspace() for c in value) or _control(value):
-            raise UnsafeUrl(f"the {what} must not be empty or contain whitespace")
-    if not _HOST_RE.fullmatch(host):
-        raise UnsafeUrl(f"the host {host!r} is not a host name or an IP address")
-
-
-def parse_url(url: str) -> SiteUrl:
-    """Parse and check a volume or hub URL (every command is built from its result)."""
-    if _control(url):
-        # urlsplit would silently drop tabs and newlines; refuse every control character
-        raise UnsafeUrl("a URL must not contain control characters")
-    if url.startswith("/"):
-        return SiteUrl(path=url.rstrip("/") + "/")
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
-        raise InvalidUrl(f"not a URL: {url!r}: {exc}") from exc
-    if parts.scheme == "file":
-        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            raise InvalidUrl(f"file URL must be file:///absolute/path/: {url!r}")
-        return SiteUrl(path=unquote(parts.path).rstrip("/") + "/")
-    if parts.scheme == "ssh":
-        if not parts.hostname or not parts.path.startswith("/"):
-            raise InvalidUrl(f"ssh URL must be ssh://[user@]host[:port]/absolute/path/: {url!r}")
-        try:
-            port = parts.port
-        except ValueError as exc:
-            raise InvalidUrl(f"bad port in {url!r}") from exc
-        _check_login(parts.username, parts.hostname)
-        return SiteUrl(
-            path=unquote(parts.path).rstrip("/") + "/",
-            host=parts.hostname,
-            user=parts.username,
-            port=port,
-        )
-    raise InvalidUrl(
-        f"unsupported URL {url!r}: use ssh://[user@]host[:port]/path/, file:///path/ or /path/"
-    )
-
-
-@dataclass(frozen=True)
-class SshSettings:
-    """How the hub host reaches volumes: key and known_hosts paths on the hub host."""
-
-    identity_file: str = ""
-    known_hosts: str = ""
-    control_dir: str = ""  # OpenSSH ControlMaster sockets (connection reuse); "" = off
-
-    def options(self, port: int | None = None) -> list[str]:
-        opts = [
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "ServerAliveInterval=15",
-        ]
-        if self.identity_file:
-            opts += ["-i", self.identity_file, "-o", "IdentitiesOnly=yes"]
-        if self.known_hosts:
-            opts += ["-o", f"UserKnownHostsFile={self.known_hosts}"]
-        if self.control_dir:
-            opts += [
-                "-o",
-                "ControlMaster=auto",
-                "-o",
-                f"ControlPath={self.control_dir}/%C",
-                "-o",
-                "ControlPersist=60",
-            ]
-        if port:
-            opts += ["-p", str(port)]
-        return opts
-
-    def _login(self, url: SiteUrl) -> list[str]:
-        return [*self.options(url.port), *(["-l", url.user] if url.user else [])]
-
-    def ssh_argv(self, url: SiteUrl, *extra: str) -> list[str]:
-        """`ssh ... -- host` (append a remote command, already shell-quoted).
-
-        `--` ends ssh's options: neither the host nor the command that follows can be read
-        as one (ssh otherwise parses options again after the host)."""
-        return ["ssh", *self._login(url), *extra, "--", str(url.host)]
-
-    def rsync_rsh(self, url: SiteUrl) -> str:
-        """The value of rsync's `-e`, ending with `--`: rsync appends the host after it.
-
-        rsync splits this string itself (quotes, no shell); locations carry no `user@`."""
-        return shlex.join(["ssh", *self._login(url), "--"])
+from reconciler.transport.ssh import SshSettings
+from reconciler.transport.urls import SiteUrl
 
 
 @dataclass(frozen=True)
@@ -353,12 +217,6 @@ class FabricShell:
         self._conn.close()
 
 
-def hub_shell(hub_url: str, ssh: SshSettings) -> HubShell:
-    url = parse_url(hub_url)
-    return LocalShell() if url.local else FabricShell(url, ssh)
-
-
-def local_path(url: SiteUrl) -> Path:
-    if not url.local:
-        raise InvalidUrl("not a local URL")
-    return Path(url.path)
+def hub_shell(hub: SiteUrl, ssh: SshSettings) -> HubShell:
+    """The shell of the hub host: this host's processes, or Fabric when the hub is `ssh://`."""
+    return LocalShell() if hub.local else FabricShell(hub, ssh)
