@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config import SyncConfig, SyncTarget
-from reconciler.desired import SiteRow, site_rows
+from reconciler.desired import SiteRow, file_size, site_rows
 from reconciler.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY, sync_key, synced_key
 from reconciler.patterns import literal_prefix
 from reconciler.status import human_bytes
@@ -245,7 +245,7 @@ class ImpactCounter:
         if effect:
             total = self._totals.setdefault(effect, [0, 0])
             total[0] += 1
-            total[1] += int(_number(doc.get("file_size")) or 0)
+            total[1] += file_size(doc)  # what the rows hold
 
     def add_all(self, docs: Iterable[Mapping[str, Any]]) -> None:
         for doc in docs:
