@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -22,15 +23,17 @@ from reconciler.declarative import (
     Doc,
     Passwords,
     diff_text,
+    live_objects,
     plan,
-    render,
 )
 from reconciler.domain import VOLUME_PREFIX, NodeKind
-from reconciler.impact import Impact, ImpactCounter, scope, throughput
 from reconciler.manifest_schema import Kind, KindInfo, kind_of_id
 from reconciler.manifests import Manifest, ManifestError
 from reconciler.store import Store, Tx, files
 from reconciler.store.schema import applied, nodes
+
+if TYPE_CHECKING:  # imported by diff_impact: `spctl get` starts without it
+    from reconciler.impact import Impact
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ def diff_impact(
     One read transaction: the live configuration, the one apply would write, and the files
     whose rows can differ between the two (`impact.scope`), streamed from the store.
     """
+    from reconciler.impact import ImpactCounter, scope, throughput
+
     with store.read() as tx:
         changes, _, _ = _plan(tx, manifests, prune=prune, now=now, author="", passwords=passwords)
         live = {str(d["_id"]): d for d in tx.iter_docs(NodeKind.CONFIG)}
@@ -207,17 +212,7 @@ def diff_impact(
 def get(store: Store, info: KindInfo, name: str | None = None) -> list[Doc]:
     """Live objects of one kind rendered as manifests (with a read-only status)."""
     with store.read() as tx:
-        if name is not None:
-            doc = tx.get(info.doc_id(name)) if info.name_re.match(name) else None
-            return [render(doc)] if doc is not None else []
-        kind = NodeKind.USER if info.kind is Kind.USER else NodeKind.CONFIG
-        docs = [d for d in tx.iter_docs(kind) if _is(info, str(d["_id"]))]
-    return [render(d) for d in docs]
-
-
-def _is(info: KindInfo, doc_id: str) -> bool:
-    found = kind_of_id(doc_id)
-    return found is not None and found[0].kind is info.kind
+        return live_objects(tx, info, name)
 
 
 def delete(store: Store, info: KindInfo, name: str) -> bool:

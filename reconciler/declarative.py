@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import argon2
 import yaml
 
+from reconciler.domain import NodeKind
 from reconciler.manifest_schema import API_VERSION, PASSWORD_KEYS, Kind, KindInfo, kind_of_id
 from reconciler.manifests import Manifest, ManifestError, check_references
 
@@ -128,6 +129,28 @@ def render(doc: Mapping[str, Any], *, with_status: bool = True) -> Doc:
     if with_status and status:
         out["status"] = status
     return out
+
+
+class DocReader(Protocol):
+    """What `live_objects` reads: a store transaction (`Tx`) or `reconciler.store.lite`."""
+
+    def get(self, node_id: str) -> Doc | None: ...
+
+    def iter_docs(self, kind: NodeKind | None = None) -> Iterator[Doc]: ...
+
+
+def live_objects(reader: DocReader, info: KindInfo, name: str | None = None) -> list[Doc]:
+    """Live objects of one kind rendered as manifests (with a read-only status)."""
+    if name is not None:
+        doc = reader.get(info.doc_id(name)) if info.name_re.match(name) else None
+        return [render(doc)] if doc is not None else []
+    kind = NodeKind.USER if info.kind is Kind.USER else NodeKind.CONFIG
+    return [render(d) for d in reader.iter_docs(kind) if _is(info, str(d["_id"]))]
+
+
+def _is(info: KindInfo, doc_id: str) -> bool:
+    found = kind_of_id(doc_id)
+    return found is not None and found[0].kind is info.kind
 
 
 def to_yaml(value: Any) -> str:

@@ -11,14 +11,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
-import yaml
 
-from reconciler import applier
-from reconciler.cli import diff_view
 from reconciler.cli.common import (
     DbOpt,
     OutputOpt,
@@ -29,11 +26,10 @@ from reconciler.cli.common import (
     print_json,
     target,
 )
-from reconciler.cli.config_tables import table
-from reconciler.declarative import to_yaml
-from reconciler.manifest_schema import KindInfo, lookup_kind
-from reconciler.manifests import Manifest, ManifestError, load, wire_body
-from reconciler.store.engine import data_home
+
+if TYPE_CHECKING:  # the modules below are imported by the commands that use them
+    from reconciler.manifest_schema import KindInfo
+    from reconciler.manifests import Manifest
 
 FileOpt = Annotated[
     Path, typer.Option("--filename", "-f", help="A manifest file or a directory of them")
@@ -50,6 +46,9 @@ def now_ms() -> int:
 
 def read_manifests(path: Path, *, unset_passwords_ok: bool = False) -> list[Manifest]:
     """Load and validate where spctl runs (env values and ${SPCTL_HOME} are read here)."""
+    from reconciler.manifests import ManifestError, load
+    from reconciler.store.engine import data_home
+
     try:
         manifests = load(
             path,
@@ -85,6 +84,9 @@ def apply_cmd(
     server: ServerOpt = None,
 ) -> None:
     """Apply manifests: one line per object (created, configured, unchanged, pruned)."""
+    from reconciler import applier
+    from reconciler.manifests import ManifestError, wire_body
+
     t = target(db, server)
     manifests = read_manifests(filename)
     if t.remote:
@@ -131,6 +133,9 @@ def diff_cmd(
 ) -> None:
     """Unified diff of live objects vs manifests. Exit 0: none, 1: differences, 2: error,
     3: a site would receive more than --max-bytes."""
+    from reconciler.cli import diff_view
+    from reconciler.manifests import ManifestError, wire_body
+
     request = diff_view.Request.parse(impact=impact, max_bytes=max_bytes, output=output)
     t = target(db, server)
     manifests = read_manifests(filename, unset_passwords_ok=True)
@@ -148,6 +153,8 @@ def diff_cmd(
 
 
 def kind_arg(word: str) -> KindInfo:
+    from reconciler.manifest_schema import lookup_kind
+
     info = lookup_kind(word)
     if info is None:
         fail(f'unknown kind "{word}": use {KINDS_HELP}')
@@ -162,6 +169,11 @@ def get_cmd(
     server: ServerOpt = None,
 ) -> None:
     """Show live objects; `-o yaml` prints manifests that apply back unchanged."""
+    import yaml
+
+    from reconciler.cli.config_tables import table
+    from reconciler.declarative import to_yaml
+
     info = kind_arg(kind)
     if output not in ("table", "wide", "json", "yaml"):
         fail(f'unknown output format "{output}": use table, wide, json or yaml')
@@ -173,8 +185,7 @@ def get_cmd(
         reply = remote(t, "GET", path, missing_ok=True)
         items = list(reply or []) if name is None else [reply] if reply else []
     else:
-        with t.store() as store:
-            items = applier.get(store, info, name)
+        items = local_objects(t, info, name)
     if name and not items:
         fail(f'{info.word} "{name}" not found', 1)
     if output == "json":
@@ -192,6 +203,25 @@ def get_cmd(
         typer.echo("No resources found.", err=True)
 
 
+def local_objects(t: Target, info: KindInfo, name: str | None) -> list[Any]:
+    """`get` on a store. A current SQLite store is read with sqlite3 alone: `spctl get` then
+    starts without SQLAlchemy (`reconciler.store.lite`); an empty answer from the default
+    store takes the full path, which says which store it opened."""
+    from reconciler.declarative import live_objects
+    from reconciler.store.lite import open_current
+
+    reader = open_current(t.db)
+    if reader is not None:
+        with reader:
+            items = live_objects(reader, info, name)
+        if items or t.db is not None or os.environ.get("SPCTL_HOME"):
+            return items
+    from reconciler import applier
+
+    with t.store() as store:
+        return applier.get(store, info, name)
+
+
 def delete_cmd(
     kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
     name: Annotated[str, typer.Argument(help="The object's name")],
@@ -202,6 +232,8 @@ def delete_cmd(
     server: ServerOpt = None,
 ) -> None:
     """Delete one object (prints `volume/paris deleted`)."""
+    from reconciler import applier
+
     info = kind_arg(kind)
     t = target(db, server)
     if t.remote:

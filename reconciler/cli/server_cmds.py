@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 
 from reconciler.cli.common import DbOpt, ServerOpt, clean_errors, fail
-from reconciler.store import engine as engines
 
 SECRET_REFUSED = (
     "--secret is refused: a secret on the command line is visible to every account in the "
@@ -101,6 +100,8 @@ def read_secret_file(path: Path | None) -> str | None:
 @clean_errors
 def upgrade(db: DbOpt = None, server: ServerOpt = None) -> None:
     """Migrate the store to the newest schema (a new store is created and migrated)."""
+    from reconciler.store import engine as engines
+
     if server:
         fail("db upgrade works on a store (--db), not on a remote tracker")
     url = db or engines.default_db_url()

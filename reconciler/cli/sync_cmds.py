@@ -14,22 +14,16 @@ import signal
 import socket
 import threading
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reconciler.cli.common import DbOpt, ServerOpt, clean_errors, fail
-from reconciler.metrics import Metrics
-from reconciler.scan import ScanReport, ScanStatus, scan_volume
-from reconciler.scheduler import (
-    HubSession,
-    Scheduler,
-    open_session,
-    reconcile_once,
-    scanned_volumes,
-)
-from reconciler.store import Store
-from reconciler.store.engine import data_home
+
+if TYPE_CHECKING:  # imported where used: `spctl get` and `--help` need none of them
+    from reconciler.metrics import Metrics
+    from reconciler.scan import ScanReport
+    from reconciler.store import Store
 
 LogOpt = Annotated[
     str, typer.Option("--log-level", help="debug, info, warning or error (logs go to stderr)")
@@ -74,6 +68,8 @@ def _wait_for_signal() -> None:
 
 
 def _metrics_for(store: Store) -> Metrics:
+    from reconciler.metrics import Metrics
+
     metrics = Metrics()
     metrics.register_store_collector(store)
     return metrics
@@ -81,6 +77,8 @@ def _metrics_for(store: Store) -> Metrics:
 
 def describe_scan(report: ScanReport) -> str:
     """One line per volume for `spctl scan`."""
+    from reconciler.scan import ScanStatus
+
     head = f"scan {report.volume}: "
     if report.status is ScanStatus.DISABLED:
         return head + "disabled (enableDiscovery on the volume, enableScans globally)"
@@ -106,6 +104,10 @@ def register(app: typer.Typer) -> None:
         server: ServerOpt = None,
     ) -> None:
         """Scan volumes once and bring the tracker in line (nothing is transferred)."""
+        from reconciler.scan import ScanStatus, scan_volume
+        from reconciler.scheduler import open_session, scanned_volumes
+        from reconciler.store import Store
+
         _local_only(server, "scan")
         _logging(log_level)
         store = Store.open(db)
@@ -142,6 +144,9 @@ def register(app: typer.Typer) -> None:
         server: ServerOpt = None,
     ) -> None:
         """Run the reconciler: scan, emit to the hub and receive from it, continuously."""
+        from reconciler.scheduler import Scheduler, open_session, reconcile_once
+        from reconciler.store import Store
+
         _local_only(server, "reconcile")
         _logging(log_level)
         store = Store.open(db)
@@ -188,6 +193,8 @@ def register(app: typer.Typer) -> None:
 
         from api.app import create_app
         from api.settings import Settings
+        from reconciler.scheduler import Scheduler, open_session
+        from reconciler.store import Store
 
         store = Store.open(db)
         if demo:
@@ -195,7 +202,7 @@ def register(app: typer.Typer) -> None:
         metrics = _metrics_for(store)
         settings = Settings.from_env(db_url=db) if db else Settings.from_env()
         api = create_app(settings, store=store, metrics=metrics)
-        session: HubSession = open_session(store, metrics=metrics)
+        session = open_session(store, metrics=metrics)
         loop = Scheduler(session)
         loop.start()
         typer.echo(f"spctl run: API on http://{host}:{port}/, reconciler started", err=True)
@@ -228,6 +235,7 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
 
 def _demo(store: Store) -> None:
     from reconciler.demo import setup_demo
+    from reconciler.store.engine import data_home
 
     home = data_home()
     result = setup_demo(store, home, os.environ)

@@ -2,19 +2,33 @@
 
 `Store.open(url)` gives a migrated store on SQLite or PostgreSQL. `store.read()` and
 `store.write()` yield a `Tx` (see `documents`); queue and aggregate queries live in `queue`.
+Importing the package costs nothing: SQLAlchemy loads with `documents` on first use, so that
+`reconciler.store.lite` (the start-up path of `spctl get`) can live here without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any
 
 from reconciler.store import engine as engines
-from reconciler.store.documents import Doc, Tx
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from reconciler.store.documents import Doc, Tx
 
 __all__ = ["Doc", "Store", "Tx"]
+
+
+def __getattr__(name: str) -> Any:
+    """`from reconciler.store import Tx, Doc`: loaded with `documents` when first asked for."""
+    if name in ("Doc", "Tx"):
+        from reconciler.store import documents
+
+        return getattr(documents, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Store:
@@ -24,7 +38,11 @@ class Store:
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
         engine = engines.make_engine(url or engines.default_db_url())
-        if migrate and engines.current_revision(engine) != engines.head_revision():
+        if (
+            migrate
+            and not engines.is_current(engine)  # one SELECT; Alembic only when behind
+            and engines.current_revision(engine) != engines.head_revision()
+        ):
             engines.upgrade(engine)
         return cls(engine)
 
@@ -34,11 +52,15 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
+        from reconciler.store.documents import Tx
+
         with self.engine.connect() as conn, conn.begin():
             yield Tx(conn)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
+        from reconciler.store.documents import Tx
+
         options = {"sqlite_begin": "IMMEDIATE"} if self.dialect == "sqlite" else {}
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
             tx = Tx(conn)

@@ -20,14 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any
 
 from reconciler.private_files import private_dir, touch_private
 
@@ -79,6 +72,8 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    import sqlalchemy as sa
+
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
@@ -98,6 +93,8 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_tuning(engine: Engine) -> None:
+    import sqlalchemy as sa
+
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see on_begin)
@@ -114,6 +111,8 @@ def _sqlite_tuning(engine: Engine) -> None:
 
 
 def _sqlite_deadlines(engine: Engine) -> None:
+    import sqlalchemy as sa
+
     """Each statement restarts the clock; the handler interrupts it past the deadline."""
 
     @sa.event.listens_for(engine, "connect")
@@ -144,6 +143,8 @@ def _sqlite_deadlines(engine: Engine) -> None:
 
 
 def _pg_timeouts(engine: Engine) -> None:
+    import sqlalchemy as sa
+
     @sa.event.listens_for(engine, "begin")
     def on_begin(conn: sa.Connection) -> None:
         seconds = _LIMIT.get()
@@ -152,23 +153,61 @@ def _pg_timeouts(engine: Engine) -> None:
             conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
 
 
+if TYPE_CHECKING:  # SQLAlchemy and Alembic load on first use: `spctl get` may need neither
+    import sqlalchemy as sa
+    from alembic.config import Config
+    from sqlalchemy.engine import Engine
+
+
+def newest_revision() -> str:
+    """The last migration's revision id: its file name (`0006_graph_edges`), numbered in order."""
+    return max((p.stem for p in (_HERE / "migrations" / "versions").glob("[0-9]*.py")), default="")
+
+
+def is_current(engine: Engine) -> bool:
+    """The store is at the newest migration: one SELECT, without importing Alembic.
+
+    `Store.open` asks first, so that a command on a current store (every one but the first
+    after an upgrade) skips Alembic's start-up. Revision ids are the migration file names
+    (`0006_graph_edges`), numbered in order: the newest is the greatest. Anything else (a new
+    store, an older one) is for `current_revision`/`upgrade`.
+    """
+    import sqlalchemy as sa
+
+    newest = newest_revision()
+    try:
+        with engine.connect() as conn:
+            stored = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except sa.exc.DBAPIError:  # no alembic_version table: a new store
+        return False
+    return [row[0] for row in stored] == [newest]
+
+
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config(str(_HERE / "alembic.ini"))
     cfg.set_main_option("script_location", str(_HERE / "migrations"))
     return cfg
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def upgrade(engine: Engine) -> str | None:
     """Migrate to the newest schema; return the revision now in force."""
+    from alembic import command
+
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

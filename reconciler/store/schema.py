@@ -18,85 +18,77 @@ PostgreSQL.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+# SQLAlchemy Core tables (no ORM, no SQLModel): every command that opens the store imports
+# this module, and a model layer cost spctl hundreds of milliseconds at start-up.
+metadata = sa.MetaData(naming_convention={"ix": "ix_%(column_0_label)s"})
 
-
-class Node(SQLModel, table=True):
-    __tablename__ = "nodes"
-
-    id: str = Field(sa_column=sa.Column("id", sa.Text, primary_key=True))
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
     # kind, parent, origin and author are indexed with `id` (migrations 0002-0004)
-    kind: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
-    parent: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    origin: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    author: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    time: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, index=True))
-    doc: dict[str, Any] = Field(sa_column=sa.Column(JSONType, nullable=False))
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("parent", sa.Text),
+    sa.Column("origin", sa.Text),
+    sa.Column("author", sa.Text),
+    sa.Column("time", sa.BigInteger, index=True),
+    sa.Column("doc", JSONType, nullable=False),
+)
 
+file_sites = sa.Table(
+    "file_sites",
+    metadata,
+    sa.Column("file_id", sa.Text, primary_key=True),
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("wanted", sa.SmallInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("pending", sa.SmallInteger, nullable=False),
+    sa.Column("ready", sa.SmallInteger, nullable=False),
+    sa.Column("failed", sa.SmallInteger, nullable=False),
+    sa.Column("removal", sa.SmallInteger, nullable=False),
+    sa.Column("next_retry", sa.BigInteger),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("time", sa.BigInteger, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("origin", sa.Text),
+    sa.Column("lease_until", sa.BigInteger),
+    sa.Column("lease_owner", sa.Text),
+)
 
-class FileSite(SQLModel, table=True):
-    __tablename__ = "file_sites"
+site_counts = sa.Table(
+    "site_counts",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(16), primary_key=True),
+    sa.Column("files", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+)
 
-    file_id: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
-    site: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
-    wanted: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
-    state: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
-    pending: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
-    ready: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
-    failed: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
-    removal: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
-    next_retry: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger))
-    priority: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
-    time: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
-    size: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
-    origin: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    lease_until: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger))
-    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
 
+applied = sa.Table(
+    "applied",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("applied_at", sa.BigInteger, nullable=False),
+)
 
-class SiteCount(SQLModel, table=True):
-    __tablename__ = "site_counts"
-
-    site: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
-    state: str = Field(sa_column=sa.Column(sa.String(16), primary_key=True))
-    files: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
-    bytes: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
-
-
-class Meta(SQLModel, table=True):
-    __tablename__ = "meta"
-
-    key: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
-    value: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-
-
-class Applied(SQLModel, table=True):
-    __tablename__ = "applied"
-
-    id: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
-    applied_at: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
-
-
-class SigninAttempt(SQLModel, table=True):
-    __tablename__ = "signin_attempts"
-
-    key: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
-    failures: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
-    window_start: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
-
-
-nodes = Node.__table__  # type: ignore[attr-defined]
-file_sites = FileSite.__table__  # type: ignore[attr-defined]
-site_counts = SiteCount.__table__  # type: ignore[attr-defined]
-meta = Meta.__table__  # type: ignore[attr-defined]
-applied = Applied.__table__  # type: ignore[attr-defined]
-signin_attempts = SigninAttempt.__table__  # type: ignore[attr-defined]
+signin_attempts = sa.Table(
+    "signin_attempts",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_start", sa.BigInteger, nullable=False),
+)
 
 # The work queues (partial indexes over pending rows, in work order). Declared here and
 # created by the migration with the same names.

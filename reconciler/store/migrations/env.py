@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import reconciler.store.schema  # noqa: F401  (registers the tables on SQLModel.metadata)
+from reconciler.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - we always migrate through reconciler.store
     raise RuntimeError("run migrations through `spctl db upgrade`")
-context.configure(connection=connection, target_metadata=SQLModel.metadata)
+context.configure(connection=connection, target_metadata=metadata)
 with context.begin_transaction():
     context.run_migrations()
