@@ -27,7 +27,12 @@ import re2  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from api.secrets import SECRET_CONFIG_KEYS, SECRET_USER_KEYS, is_secret_config_key
+from api.secrets import (
+    SECRET_CONFIG_KEYS,
+    SECRET_USER_KEYS,
+    is_redacted_key,
+    is_secret_config_key,
+)
 from reconciler.store.schema import nodes
 
 Expr = sa.ColumnElement[bool]
@@ -132,8 +137,13 @@ def _is_number(value: object) -> bool:
 
 
 class Predicates:
-    def __init__(self, dialect: str) -> None:
+    """Conditions on document keys. `admin=False` (every class below admin) also refuses the
+    keys non-admins read redacted (`url`, `stderr_*`): matching them letter by letter would
+    reveal what the reply hides."""
+
+    def __init__(self, dialect: str, *, admin: bool = False) -> None:
         self.pg = dialect == "postgresql"
+        self.admin = admin
 
     # ---- access to a key ------------------------------------------------------------------
 
@@ -142,6 +152,8 @@ class Predicates:
         if not key or any(p == "" for p in parts) or any('"' in p or "\\" in p for p in parts):
             raise BadQuery(f"unsupported key {key!r}")
         refuse_secret(key)
+        if not self.admin and any(is_redacted_key(p) for p in parts):
+            raise BadQuery(f"the key {key!r} is redacted below admin: it cannot be searched on")
         return parts
 
     def _jpath(self, parts: list[str]) -> Any:

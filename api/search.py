@@ -85,7 +85,7 @@ def term_condition(preds: Predicates, key: str, op: str, value: str) -> Expr:
     return preds.eq_any(key, options)
 
 
-def text_condition(query: str, dialect: str) -> Expr:
+def text_condition(query: str, dialect: str, *, admin: bool = False) -> Expr:
     tokens = query.split()
     if not tokens:
         raise BadQuery("empty query")
@@ -93,7 +93,7 @@ def text_condition(query: str, dialect: str) -> Expr:
         raise too_big(f"a search of {len(tokens)} terms", MAX_TEXT_TERMS)
     if "\x00" in query:
         raise BadQuery("a query must not contain NUL")
-    preds = Predicates(dialect)
+    preds = Predicates(dialect, admin=admin)
     terms = [t for t in (parse_term(tok) for tok in tokens) if t is not None]
     return sa.and_(sa.true(), *(term_condition(preds, *t) for t in terms))
 
@@ -121,8 +121,8 @@ def _scalar(key: str, value: object) -> Scalar:
 class MongoCompiler:
     """One query to one condition, counting its size against the caps as it goes."""
 
-    def __init__(self, dialect: str) -> None:
-        self.preds = Predicates(dialect)
+    def __init__(self, dialect: str, *, admin: bool = False) -> None:
+        self.preds = Predicates(dialect, admin=admin)
         self.conditions = 0
 
     def _spend(self, count: int) -> None:
@@ -221,11 +221,11 @@ class MongoCompiler:
         return self.preds.regex(key, pattern, options)
 
 
-def mongo_condition(query: object, dialect: str) -> Expr:
-    return MongoCompiler(dialect).query(query if query is not None else {})
+def mongo_condition(query: object, dialect: str, *, admin: bool = False) -> Expr:
+    return MongoCompiler(dialect, admin=admin).query(query if query is not None else {})
 
 
-def parse_sort(sort: object, dialect: str) -> list[Any]:
+def parse_sort(sort: object, dialect: str, *, admin: bool = False) -> list[Any]:
     """A Mongo sort object (`{"time": -1}`) as ORDER BY terms, `_id` last for stability."""
     if sort is None:
         return [nodes.c.id]
@@ -233,7 +233,7 @@ def parse_sort(sort: object, dialect: str) -> list[Any]:
         raise BadQuery('sort must be an object such as {"time": -1}')
     if len(sort) > MAX_SORT_KEYS:
         raise too_big(f"a sort on {len(sort)} keys", MAX_SORT_KEYS)
-    preds = Predicates(dialect)
+    preds = Predicates(dialect, admin=admin)
     terms: list[Any] = []
     for key, direction in sort.items():
         if direction not in (1, -1) or isinstance(direction, bool):

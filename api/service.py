@@ -366,22 +366,24 @@ def _page_bounds(label: str, limit: object, skip: object) -> None:
             raise bad_request(label, f"{name} must be at most {search.MAX_PAGE}")
 
 
-def search_text(tx: Tx, query: str, *, limit: int = 0, skip: int = 0) -> list[str]:
+def search_text(
+    tx: Tx, query: str, *, limit: int = 0, skip: int = 0, admin: bool = False
+) -> list[str]:
     _page_bounds("Search", limit, skip)
 
     def run() -> list[str]:
-        cond = search.text_condition(query, tx.dialect)
+        cond = search.text_condition(query, tx.dialect, admin=admin)
         return search.find_ids(tx, cond, search.Page([nodes.c.id], limit, skip))
 
     return list(_searching("Search", run))
 
 
 def search_one(tx: Tx, ctx: Context, query: str) -> Any:
-    ids = search_text(tx, query, limit=1)
+    ids = search_text(tx, query, limit=1, admin=ctx.user.is_admin)
     return _present(ctx, tx.get(ids[0])) if ids else None
 
 
-def search_mongo(tx: Tx, body: object) -> dict[str, Any]:
+def search_mongo(tx: Tx, body: object, *, admin: bool = False) -> dict[str, Any]:
     label = "Search_mongo"
     body = {} if body is None else body
     if not isinstance(body, dict):
@@ -393,8 +395,8 @@ def search_mongo(tx: Tx, body: object) -> dict[str, Any]:
         query = body.get("query")
         if "queryobj" in body:
             query = search.loads_queryobj(body["queryobj"])
-        cond = search.mongo_condition(query, tx.dialect)
-        order = search.parse_sort(body.get("sort"), tx.dialect)
+        cond = search.mongo_condition(query, tx.dialect, admin=admin)
+        order = search.parse_sort(body.get("sort"), tx.dialect, admin=admin)
         ids = search.find_ids(tx, cond, search.Page(order, limit, skip))
         return {"count": search.count(tx, cond), "ids": ids}
 

@@ -181,7 +181,10 @@ def search(
     store: StoreDep, user: CurrentUser, query: str, limit: Limit = 0, skip: Skip = 0
 ) -> Response:
     ids = read_only(
-        store, lambda tx: service.search_text(tx, _query(query), limit=limit, skip=skip)
+        store,
+        lambda tx: service.search_text(
+            tx, _query(query), limit=limit, skip=skip, admin=user.is_admin
+        ),
     )
     return JSONResponse(ids)
 
@@ -194,7 +197,9 @@ def search_one(request: Request, store: StoreDep, user: CurrentUser, query: str)
 
 @route("POST", "/api/search_mongo/")
 def search_mongo(store: StoreDep, user: CurrentUser, body: OptionalJsonBody) -> Response:
-    return JSONResponse(read_only(store, lambda tx: service.search_mongo(tx, body)))
+    return JSONResponse(
+        read_only(store, lambda tx: service.search_mongo(tx, body, admin=user.is_admin))
+    )
 
 
 # ---- dam extension -----------------------------------------------------------------------

@@ -96,3 +96,35 @@ def test_one_set_names_the_secret_keys() -> None:
     )
     assert is_secret_key("rsync_env.RSYNC_PASSWORD") and is_secret_key("meta.password")
     assert is_secret_key("dbPassword") and not is_secret_key("origin")
+
+
+def test_keys_shown_redacted_cannot_be_searched_below_admin(users: Api) -> None:
+    """`url` and `stderr_*` read as `ssh://***@host` below admin: a regex on them would
+    recover the ssh user letter by letter, so only admins may query or sort on them."""
+    users.call(
+        "POST",
+        "/api/create/",
+        {"_id": "volume/nas", "name": "nas", "url": "ssh://sync@nas/p/", "stderr_scan": "x"},
+    )
+    probes = [
+        ("url", {"query": {"url": "REGEX_^ssh://s"}}),
+        ("stderr_scan", {"query": {"stderr_scan": {"$exists": True}}}),
+        ("url", {"query": {}, "sort": {"url": 1}}),
+    ]
+    for key, body in probes:
+        for cls in ("guest", "user", "editor"):
+            reply = users.http.post("/api/search_mongo/", json=body, headers=_as(users, cls))
+            assert reply.status_code == 400, (key, cls, reply.text)
+            assert repr(key) in reply.text and "redacted" in reply.text
+        admin = users.http.post("/api/search_mongo/", json=body, headers=_as(users, "admin"))
+        assert admin.status_code == 200, admin.text
+    text = users.http.get(
+        f"/api/search/{quote('url:ssh://sync@nas/p/')}", headers=_as(users, "user")
+    )
+    assert text.status_code == 400, text.text
+    found = users.http.post(
+        "/api/search_mongo/",
+        json={"query": {"url": "REGEX_^ssh://sync@"}},
+        headers=_as(users, "admin"),
+    )
+    assert found.json()["ids"] == ["volume/nas"]
