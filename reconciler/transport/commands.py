@@ -144,20 +144,29 @@ def at_site(url: SiteUrl, ssh: SshSettings, script: str) -> list[str]:
     return [*ssh.ssh_argv(url), script]
 
 
-def prepare_script(root: str) -> str:
-    """Create `.syncplanet/{partial,tmp,trash}` under an existing root.
+MISSING_ROOT_EXIT = 3
 
-    A missing root is an error, never created: an unmounted NAS must not be filled."""
-    reserved = f"{root}{RESERVED_DIR}"
-    dirs = " ".join(shlex.quote(f"{reserved}/{d}") for d in ("partial", "tmp", "trash"))
+
+def _if_root(root: str, then: str) -> str:
+    """Run `then` only in an existing root: a missing root is an error, never created (an
+    unmounted NAS must not be filled; rsync would make its destination folder)."""
+    missing = shlex.quote(f"volume root {root} does not exist")
     return (
-        f"if [ -d {shlex.quote(root)} ]; then mkdir -p -- {dirs}; "
-        f"else echo {shlex.quote(f'volume root {root} does not exist')} >&2; exit 3; fi"
+        f"if [ -d {shlex.quote(root)} ]; then {then}; "
+        f"else echo {missing} >&2; exit {MISSING_ROOT_EXIT}; fi"
     )
 
 
+def prepare_script(root: str) -> str:
+    """Create `.syncplanet/{partial,tmp,trash}` under an existing root."""
+    reserved = f"{root}{RESERVED_DIR}"
+    dirs = " ".join(shlex.quote(f"{reserved}/{d}") for d in ("partial", "tmp", "trash"))
+    return _if_root(root, f"mkdir -p -- {dirs}")
+
+
 def probe_script(root: str) -> str:
-    return f"[ -d {shlex.quote(root)} ]"
+    """Exit 0 if the root is an existing folder (the site answers and is mounted)."""
+    return _if_root(root, "exit 0")
 
 
 def list_trash_script(root: str) -> str:

@@ -164,6 +164,10 @@ class RsyncTransport:
         self, file_ids: Sequence[str], *, options: MergedOptions, now: int
     ) -> TrashOutcome:
         """Move `file_ids` to trash from one temporary empty source on the hub host."""
+        probe = self._run(self._at_site(BASE, probe_script(self.url.path)))
+        if probe.exit_code != 0:  # rsync would create a missing root, then "move" nothing
+            failed = f"exit {probe.exit_code}: {probe.stderr_text.strip()[:500]}"
+            return TrashOutcome([], is_unreachable(probe.exit_code), [failed])
         made = self.shell.run(MKTEMP_ARGV)
         if made.exit_code != 0:
             failed = f"mktemp on the hub host failed: {made.stderr_text.strip()}"
