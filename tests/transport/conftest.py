@@ -1,5 +1,6 @@
 """One site transport per implementation, on real roots: a folder on the hub host, and a
-real sshd site (tests/support/sshd.py) reached with rsync over SSH.
+real sshd site (tests/support/sshd.py) reached with rsync over SSH, run by a hub shell on
+this host or on a remote hub host through Fabric (another sshd, the same hub folder).
 
 `site` is parametrized over the implementations: every test that takes it runs once per
 transport. A `Site` gives the transport, the site's root and the hub root on disk, and
@@ -24,7 +25,12 @@ from reconciler.transport.sites import open_site
 from reconciler.transport.urls import SiteUrl, parse_url
 from tests.support.sshd import SshKeys, SshSite
 
-IMPLEMENTATIONS = ["local", pytest.param("ssh", marks=pytest.mark.ssh)]
+# The implementations; "ssh-fabric-hub": rsync over SSH run on a remote hub host (Fabric).
+IMPLEMENTATIONS = [
+    "local",
+    pytest.param("ssh", marks=pytest.mark.ssh),
+    pytest.param("ssh-fabric-hub", marks=pytest.mark.ssh),
+]
 NOW = 1_700_000_000_000
 
 
@@ -49,10 +55,12 @@ def site(
 ) -> Iterator[Site]:
     hub = tmp_path / "hub"
     hub.mkdir()
+    hub_url = SiteUrl(path=f"{hub}/")
+    if request.param == "ssh-fabric-hub":  # the same folder, reached as another host
+        host = ssh_site("hubhost")
+        hub_url = parse_url(f"ssh://{host.user}@127.0.0.1:{host.port}{hub}/")
     shell, ssh = hub_host.connect(
-        SiteUrl(path=f"{hub}/"),
-        identity_file=str(ssh_keys.identity),
-        known_hosts=str(ssh_keys.known_hosts),
+        hub_url, identity_file=str(ssh_keys.identity), known_hosts=str(ssh_keys.known_hosts)
     )
     if request.param == "local":
         root = tmp_path / "site-local" / "root"
@@ -71,7 +79,7 @@ def site(
             sshd.stop()
 
     transport = open_site(url, shell=shell, ssh=ssh)
-    yield Site(request.param, transport, root, hub, take_down)
+    yield Site(request.param.split("-")[0], transport, root, hub, take_down)
     hub_host.disconnect(shell, ssh, [url])
     hub_host.remove_control_dirs(shell, [ssh.control_dir])
     shell.close()
