@@ -12,7 +12,9 @@ the store's bulk path (`reconciler.store.bulk`). Then `applier.diff_impact` is t
 Reference, same run: a bare read of the same documents (SQL and JSON decoding, no rules).
 Goal: a SyncTarget change under 5 s at 1,000,000 files.
 
-Sizes: BENCH_FILES (default 1000000, times `--scale`), BENCH_ROUNDS (3: median).
+Sizes: BENCH_FILES (default 1000000, times `--scale`), BENCH_ROUNDS (3: median);
+BENCH_STORES=sqlite or postgresql runs one store only (two processes can then share the
+machine's cores).
 """
 
 from __future__ import annotations
@@ -194,8 +196,12 @@ def run(label: str, url: str) -> None:
 
 
 def stores() -> Iterator[tuple[str, str]]:
-    with tempfile.TemporaryDirectory(prefix="bench-impact-db-") as tmp:
-        yield "sqlite", f"sqlite:///{Path(tmp) / 'store.db'}"
+    chosen = (os.environ.get("BENCH_STORES") or "sqlite,postgresql").split(",")
+    if "sqlite" in chosen:
+        with tempfile.TemporaryDirectory(prefix="bench-impact-db-") as tmp:
+            yield "sqlite", f"sqlite:///{Path(tmp) / 'store.db'}"
+    if "postgresql" not in chosen:
+        return
     server = os.environ.get("BENCH_PG") or pg.server_url()
     if not server:
         print("postgresql: skipped (set BENCH_PG or SPCTL_TEST_PG)")
