@@ -238,10 +238,12 @@ class ImpactCounter:
         try:
             shape = self._shape(doc)
             effect = self._effects.get(shape)
-            if effect is None:
-                effect = self._effects[shape] = self._effect(doc)
         except TypeError:  # a list or an object among the keys: no sharing for this one
+            shape = effect = None
+        if effect is None:
             effect = self._effect(doc)
+            if shape is not None:
+                self._effects[shape] = effect
         if effect:
             total = self._totals.setdefault(effect, [0, 0])
             total[0] += 1
