@@ -168,6 +168,7 @@ ROUTES: dict[tuple[str, str], Schema] = {
         ("403",),
         body={"type": "object", "properties": {"expiresIn": either(STRING, {"type": "number"})}},
         required=False,
+        form=True,
     ),
     ("/api/changePassword/", "post"): operation(
         {"200": json_reply("the user and a new token", ref("SignedIn"))},
