@@ -17,14 +17,14 @@ document-by-document evaluation).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config import SyncConfig, SyncTarget
 from reconciler.desired import SiteRow, file_size, site_rows
 from reconciler.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY, sync_key, synced_key
-from reconciler.patterns import literal_prefix
+from reconciler.patterns import any_matcher, literal_prefix
 from reconciler.status import human_bytes
 
 
@@ -134,13 +134,19 @@ class Scope:
 
     prefixes: tuple[str, ...] = ()
     targets: tuple[SyncTarget, ...] = ()
+    _paths: Callable[[str], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One regex for every path of every changed target: `exclude` is left out, so a few
+        # more files than needed may be evaluated (they come out unchanged), never fewer.
+        object.__setattr__(self, "_paths", any_matcher(g for t in self.targets for g in t.paths))
 
     @property
     def empty(self) -> bool:
         return not self.prefixes
 
     def keeps(self, file_id: str) -> bool:
-        return not self.targets or any(t.matches(file_id) for t in self.targets)
+        return not self.targets or self._paths(file_id)
 
 
 def _rules_inputs(cfg: SyncConfig) -> tuple[Any, ...]:

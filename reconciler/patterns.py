@@ -14,7 +14,7 @@ blank lines and lines starting with `#` are ignored.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -112,3 +112,23 @@ def literal_prefix(glob: Glob) -> str:
     cut = min((i for i, c in enumerate(glob.pattern) if c in "*?["), default=len(glob.pattern))
     prefix = glob.pattern[:cut]
     return prefix[:-1] if prefix.endswith("/") and len(prefix) > 1 else prefix
+
+
+def any_matcher(globs: Iterable[Glob]) -> Callable[[str], bool]:
+    """`any_match(globs, path)` as one regex per kind of glob (files, folders only): for
+    testing many ids against many patterns."""
+    globs = tuple(globs)
+
+    def combined(dir_only: bool) -> re.Pattern[str] | None:
+        parts = [g.regex.pattern for g in globs if g.dir_only is dir_only]
+        return re.compile("|".join(f"(?:{p})" for p in parts), re.DOTALL) if parts else None
+
+    any_path, folders = combined(False), combined(True)
+
+    def matches(path: str) -> bool:
+        subject = path.rstrip("/") if path != "/" else path
+        if any_path is not None and any_path.fullmatch(subject):
+            return True
+        return folders is not None and path.endswith("/") and bool(folders.fullmatch(subject))
+
+    return matches

@@ -27,7 +27,7 @@ from reconciler.impact import (
     table,
     throughput,
 )
-from reconciler.patterns import compile_glob, literal_prefix
+from reconciler.patterns import any_match, any_matcher, compile_glob, literal_prefix
 from reconciler.planning import volume_status
 
 SITES = ["paris", "london", "tokyo"]
@@ -161,6 +161,9 @@ def test_every_id_a_pattern_matches_starts_with_its_literal_prefix(pattern: str)
     matched = [i for i in ids if glob.matches(i)]
     assert all(i.startswith(prefix) for i in matched)
     assert pattern.startswith("/") or prefix == ""
+    assert [i for i in ids if any_matcher([glob])(i)] == matched
+    every = [compile_glob(p) for p in PATTERNS]
+    assert [any_matcher(every)(i) for i in ids] == [any_match(every, i) for i in ids]
 
 
 @pytest.mark.parametrize(
