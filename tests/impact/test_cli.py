@@ -19,7 +19,6 @@ import pytest
 
 from reconciler.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY
 from reconciler.store import Store
-from tests.impact.conftest import tracker  # noqa: F401  (the fixture, for --server)
 from tests.manifests.conftest import Tracker
 from tests.manifests.helpers import doc, docs, volume, write
 
