@@ -1,17 +1,19 @@
 """Document transactions: read and write JSON objects and keep the derived rows in step.
 
 A `Tx` wraps one database transaction. Every write of a file document recomputes that
-file's `file_sites` rows (`reconciler.desired.site_rows`) and the `site_counts` deltas in
-the same transaction, so the work queues never disagree with the documents. A write that
-changes the configuration fingerprint re-derives the rows of every file, in batches.
+file's `file_sites` rows (`reconciler.desired.site_rows`) and the `site_counts` deltas (with
+the per-minute activity samples of `reconciler.store.samples`) in the same transaction, so
+the work queues never disagree with the documents. A write that changes the configuration
+fingerprint re-derives the rows of every file, in batches.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +29,7 @@ from reconciler.domain import (
     node_kind,
     syncing_key,
 )
-from reconciler.store import sql
+from reconciler.store import samples, sql
 from reconciler.store.schema import file_sites, meta, nodes, site_counts
 
 Doc = dict[str, Any]
@@ -68,6 +70,7 @@ _JSON_PATH_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ROW_NAMES = ("file_id", "site", *_DERIVED)
 _WANTED, _STATE, _SIZE = (_ROW_NAMES.index(n) for n in ("wanted", "state", "size"))
 _DERIVED_AT = tuple(range(2, len(_ROW_NAMES)))
+_SYNCED = SiteState.SYNCED.value
 _ROWS_SQL = f"SELECT {', '.join(_ROW_NAMES)} FROM file_sites WHERE file_id"
 _SITE_ROWS_SQL = f"SELECT {', '.join(_ROW_NAMES)} FROM file_sites WHERE site = ? AND file_id"
 
@@ -84,8 +87,9 @@ def _row_tuple(row: SiteRow) -> tuple[Any, ...]:
 class Tx:
     """One transaction on the store. Obtain it from `Store.read()` or `Store.write()`."""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
+        self.clock = clock  # only dates the activity samples (`reconciler.store.samples`)
         self._config: SyncConfig | None = None
         self._config_touched = False
 
@@ -357,6 +361,12 @@ class Tx:
             if row[_WANTED]:
                 deltas[(row[1], row[_STATE], "files")] += sign
                 deltas[(row[1], row[_STATE], "bytes")] += sign * row[_SIZE]
+        delivered: Counter[tuple[str, str]] = Counter()  # a wanted copy became synced
+        for key, row in new_rows.items():
+            was = old_rows.get(key)
+            if was and was[_WANTED] and row[_WANTED] and was[_STATE] != row[_STATE] == _SYNCED:
+                delivered[(row[1], "files")] += 1
+                delivered[(row[1], "bytes")] += row[_SIZE]
         stale = [k for k in old_rows if k not in new_rows]
         inserts = [r for k, r in new_rows.items() if k not in old_rows]
         # an UPDATE rewrites the entries of every index over a column it sets, equal or
@@ -379,7 +389,7 @@ class Tx:
         for changed, rows in updates.items():
             sets = ", ".join(f"{_ROW_NAMES[i]} = ?" for i in changed)
             self._executemany(f"UPDATE file_sites SET {sets} WHERE file_id = ? AND site = ?", rows)
-        self._apply_counts(deltas)
+        self._apply_counts(deltas, delivered)
 
     def _executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         sql.execute_many(self.conn, statement, rows)
@@ -397,16 +407,29 @@ class Tx:
                 out[(row[0], row[1])] = tuple(row)
         return out
 
-    def _apply_counts(self, deltas: Counter[tuple[str, str, str]]) -> None:
+    def _apply_counts(
+        self,
+        deltas: Counter[tuple[str, str, str]],
+        delivered: Counter[tuple[str, str]] | None = None,
+    ) -> None:
+        """Add `deltas` ((site, state, files|bytes) -> change) to `site_counts`; sample the
+        sites whose backlog moved or that received `delivered` copies."""
         pairs: dict[tuple[str, str], dict[str, Any]] = {}
+        backlog: Counter[tuple[str, str]] = Counter()
         for (site, state, what), value in deltas.items():
             entry = pairs.setdefault(
                 (site, state), {"site": site, "state": state, "files": 0, "bytes": 0}
             )
             entry[what] += value
+            if state != _SYNCED:
+                backlog[(site, what)] += value
         rows = [r for r in pairs.values() if r["files"] or r["bytes"]]
         if rows:
             self._upsert(site_counts, rows, ["site", "state"], {"files": "+", "bytes": "+"})
+        got = delivered or Counter()
+        arrived = {site: (got[(site, "files")], got[(site, "bytes")]) for site, _ in got}
+        moved = {site for (site, _), value in backlog.items() if value} | set(arrived)
+        samples.record(self.conn, moved, arrived, int(self.clock() * 1000))
 
     def _upsert(
         self,
@@ -470,3 +493,5 @@ class Tx:
                 .group_by(file_sites.c.site, file_sites.c.state),
             )
         )
+        sites = {r[0] for r in self.conn.execute(sa.select(site_counts.c.site).distinct())}
+        samples.record(self.conn, sites, {}, int(self.clock() * 1000))

@@ -8,6 +8,8 @@
   not derived from documents: they are the claims of reconciler workers (SPEC §9).
 - `site_counts`: files and bytes per (site, state) of wanted rows, kept by deltas on every
   write so metrics and status never count millions of rows.
+- `site_samples`: per site and minute, the copies that became synced there and the backlog
+  after the minute's last write (`reconciler.store.samples`: the web page's last hour).
 - `meta`: store-wide values (the configuration fingerprint the rows were derived with).
 - `applied`: ids of objects that `spctl apply` owns (prune only touches these).
 - `signin_attempts`: failed sign-ins per account and per client address in the current
@@ -66,6 +68,17 @@ site_counts = sa.Table(
     sa.Column("state", sa.String(16), primary_key=True),
     sa.Column("files", sa.BigInteger, nullable=False),
     sa.Column("bytes", sa.BigInteger, nullable=False),
+)
+
+site_samples = sa.Table(
+    "site_samples",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("minute", sa.BigInteger, primary_key=True),  # ms, a multiple of 60,000
+    sa.Column("delivered_files", sa.BigInteger, nullable=False),
+    sa.Column("delivered_bytes", sa.BigInteger, nullable=False),
+    sa.Column("backlog_files", sa.BigInteger, nullable=False),
+    sa.Column("backlog_bytes", sa.BigInteger, nullable=False),
 )
 
 meta = sa.Table(
