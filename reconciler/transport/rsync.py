@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -68,7 +69,7 @@ def safe_ids(file_ids: Sequence[str]) -> tuple[list[str], list[str]]:
     return safe, refused
 
 
-class RsyncTransport:
+class RsyncTransport(ABC):
     """A site root the hub host reaches with rsync and `sh` (see the module docstring)."""
 
     def __init__(self, url: SiteUrl, *, shell: HubShell, ssh: SshSettings) -> None:
@@ -78,13 +79,13 @@ class RsyncTransport:
 
     # ---- how the hub host reaches the root (per implementation) ----------------------------
 
+    @abstractmethod
     def _rsh(self, lane: str) -> str | None:
         """rsync's `-e` for this site, or None when the root is on the hub host."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _at_site(self, lane: str, script: str) -> list[str]:
         """The argv running a shell snippet (paths in it already quoted) at the site."""
-        raise NotImplementedError
 
     def disconnect(self) -> None:
         return None
