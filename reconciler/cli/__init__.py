@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from types import NoneType, UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import typer
 import typer.main
@@ -52,6 +53,8 @@ def _plain_flags(command: Any) -> None:
     """
     help_option = command.get_help_option(command.context_class(command))
     for param in [*command.params, help_option]:
+        if param is not None:
+            _text_as_is(param)
         if param is None or param.metavar is not None:
             continue
         if getattr(param, "is_flag", False):
@@ -60,6 +63,33 @@ def _plain_flags(command: Any) -> None:
             param.metavar = param.name.upper()
     for sub in getattr(command, "commands", {}).values():
         _plain_flags(sub)
+
+
+def _text_as_is(param: Any) -> None:
+    """Text and flags keep the value click parsed, without typer's pydantic adapter.
+
+    Typer (0.2x) coerces every value through a pydantic TypeAdapter built on first use;
+    importing pydantic for `spctl get volumes` was a third of its start-up. Click has already
+    made the value a `str` (a flag's a `bool`), so typer's own pass-through is exact. With a
+    typer that has no such internals this does nothing and typer coerces as usual.
+    """
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # another typer: its own coercion stays
+        return
+    descriptor = getattr(param, "type_descriptor", None)
+    if (
+        getattr(param, "_runtime_param", False) is None
+        and descriptor is not None
+        and descriptor.file_annotation is None
+    ):
+        annotation = descriptor.annotation
+        optional = get_origin(annotation) in (Union, UnionType)  # `str | None`; not `list[str]`
+        kinds = (set(get_args(annotation)) if optional else {annotation}) - {NoneType}
+        if kinds == {str} or (kinds == {bool} and getattr(param, "is_flag", False)):
+            param._runtime_param = PassThroughRuntimeParam(
+                parameter_info=descriptor.parameter_info, annotation=kinds.pop()
+            )
 
 
 def main() -> None:

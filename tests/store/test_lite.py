@@ -60,7 +60,7 @@ def test_lite_declines_what_a_full_store_must_open(tmp_path: Path) -> None:
     assert open_current(old) is None  # to migrate: the full Store does it
 
 
-def test_spctl_get_on_a_current_sqlite_store_does_not_load_sqlalchemy(tmp_path: Path) -> None:
+def test_spctl_get_on_sqlite_loads_neither_sqlalchemy_nor_pydantic(tmp_path: Path) -> None:
     url = demo_store(tmp_path)
     code = (
         "import sys\n"
@@ -69,7 +69,7 @@ def test_spctl_get_on_a_current_sqlite_store_does_not_load_sqlalchemy(tmp_path: 
         "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = [m for m in ('sqlalchemy', 'alembic', 'fastapi', 'uvicorn', 'fabric', 'httpx')\n"
+        "heavy = [m for m in ('sqlalchemy', 'alembic', 'pydantic', 'fastapi', 'uvicorn', 'httpx')\n"
         "         if m in sys.modules]\n"
         "print('loaded:', ' '.join(heavy), file=sys.stderr)\n"
     )
