@@ -113,6 +113,9 @@ def test_installed_wheel_runs_the_demo_from_an_empty_directory(tmp_path: Path) -
     try:
         deadline = time.monotonic() + 120
         served = wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), deadline)
+        # the web page's template and static files come from the installed package too
+        page = served and answers(f"http://127.0.0.1:{port}/")
+        style = served and answers(f"http://127.0.0.1:{port}/web/static/style.css")
         if served:
             paris = home / "demo" / "volumes" / "paris"
             (paris / "assets").mkdir(parents=True, exist_ok=True)
@@ -130,6 +133,7 @@ def test_installed_wheel_runs_the_demo_from_an_empty_directory(tmp_path: Path) -
             proc.kill()
             _, err = proc.communicate()
     assert served, f"spctl run --demo did not answer /healthz: {err}"
+    assert page and style, "the web page or its stylesheet is missing from the wheel"
     assert published is not None and published.returncode == 0, published and published.stderr
     assert delivered, f"the published file was not delivered: {err}"
     assert target.read_bytes() == b"lamp"
