@@ -5,11 +5,14 @@
 - `POST /web/signin` `{username, password}`: `/api/signIn`, but the token is set as the
   HttpOnly session cookie (`api.web.session`) and left out of the reply; `POST /web/signout`
   clears the cookie. Both are checked by `api.csrf` like every cookie-authenticated write.
-- `GET /web/static/<name>`: the script and style sheet shipped in `api/web/static/`.
-- `GET /api/web/files?q=&sort=time|priority|path&limit=&cursor=`: one page of the file x site
-  grid, filtered with the tracker's search grammar (guest and above).
+- `GET /web/static/<name>`: the script, style sheet and icons shipped in `api/web/static/`;
+  `GET /favicon.ico`: the page's icon (an SVG), for browsers and tools that ask there.
+- `GET /api/web/files?q=&sort=time|priority|path&limit=&cursor=&errors=`: one page of the
+  file x site grid, filtered with the tracker's search grammar; `errors=true`: only files
+  whose last attempt failed on some site (guest and above).
 - `GET /api/web/file?id=<path>`: a file's keys, cells and history (guest and above).
-- `GET /api/web/sites`: the hub and volumes with reachability and backlog (guest and above).
+- `GET /api/web/sites`: the hub and volumes with reachability, backlog and their last hour
+  (throughput and backlog per minute, `activity`) (guest and above).
 Writes go through the tracker routes (publish, comment, lock, unlock, update) and their
 class checks; these routes only read.
 """
@@ -40,7 +43,7 @@ from api.jsonsql import register_sqlite_functions
 from api.routes import damas
 from api.search import BadQuery, text_condition
 from api.web.detail import file_detail
-from api.web.grid import MAX_LIMIT, BadCursor, SortKey, grid_page, sites_of
+from api.web.grid import MAX_LIMIT, BadCursor, SortKey, grid_page, in_error, sites_of
 from api.web.overview import overview
 from api.web.page import app_page, signin_page, static_file
 from api.web.session import clear_session, cookie_secure, set_session
@@ -100,14 +103,24 @@ def static(name: str) -> Response:
     return Response(content, media_type=media_type, headers={"Cache-Control": "max-age=86400"})
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    found = static_file("favicon.svg")
+    if found is None:  # shipped with the package: only a broken install lacks it
+        raise ApiFailure(404, "Not found: favicon.svg is not installed")
+    content, media_type = found
+    return Response(content, media_type=media_type, headers={"Cache-Control": "max-age=86400"})
+
+
 @router.get("/api/web/files")
 def files(
-    _user: CurrentUser,
+    user: CurrentUser,
     store: StoreDep,
     q: str = "",
     sort: str = "time",
     limit: int = 50,
     cursor: str | None = None,
+    errors: bool = False,
 ) -> dict[str, Any]:
     try:
         order = SortKey(sort)
@@ -118,7 +131,9 @@ def files(
     with store.read() as tx:
         register_sqlite_functions(tx.conn)  # regexes of the search grammar run in Python there
         try:
-            where = text_condition(q, tx.dialect) if q.strip() else None
+            where = text_condition(q, tx.dialect, admin=user.is_admin) if q.strip() else None
+            if errors:
+                where = in_error() if where is None else sa.and_(where, in_error())
             result = grid_page(tx, sort=order, limit=limit, cursor=cursor or None, where=where)
         except (BadQuery, BadCursor) as exc:
             raise ApiFailure(400, f"q: {exc}" if isinstance(exc, BadQuery) else str(exc)) from None
@@ -126,6 +141,7 @@ def files(
             raise ApiFailure(400, f"q: {str(exc.orig).splitlines()[0]}") from None
     return {
         "sort": result.sort.value,
+        "errors": errors,
         "sites": result.sites,
         "files": result.files,
         "next": result.next,
@@ -149,5 +165,6 @@ def file(_user: CurrentUser, store: StoreDep, id: str) -> dict[str, Any]:
 
 @router.get("/api/web/sites")
 def sites(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    now = int(time.time() * 1000)
     with store.read() as tx:
-        return {"sites": overview(tx, admin=user.is_admin), "now": int(time.time() * 1000)}
+        return {"sites": overview(tx, now_ms=now, admin=user.is_admin), "now": now}

@@ -4,7 +4,9 @@ Paging is keyset paging over indexed columns (SPEC §10: it must stay fast at 1,
 files): by time on `nodes (kind, time, id)`, by path on the primary key, by priority on the
 hub's `file_sites` rows `(site, priority, time, file_id)`. The cells of a page come from the
 `file_sites` rows and documents of just that page's ids. An optional search filter (a
-clause over `nodes`, from the tracker's search grammar) narrows the files.
+clause over `nodes`, from the tracker's search grammar) narrows the files, and so does
+"errors only" (`in_error`: a `syncError_<site>` on some site, through the partial index
+`ix_fs_failed` of the rows whose last attempt failed).
 """
 
 from __future__ import annotations
@@ -128,6 +130,12 @@ def _keys_by_priority(
         query = query.where(sa.tuple_(fs.priority, fs.time, fs.file_id) < sa.tuple_(*after))
     query = query.order_by(fs.priority.desc(), fs.time.desc(), fs.file_id.desc()).limit(limit)
     return [tuple(r) for r in tx.conn.execute(query)]
+
+
+def in_error() -> sa.ColumnElement[bool]:
+    """The files whose last attempt failed on at least one site (a `syncError_<site>` key)."""
+    failed = sa.select(file_sites.c.file_id).where(file_sites.c.failed == 1)
+    return nodes.c.id.in_(failed)
 
 
 def sites_of(cfg: SyncConfig) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 Reads the configuration objects (the status keys the reconciler writes on them: SPEC §5;
 reachability is decided as for `spctl status`) and the maintained per-site counters, never
 the file rows themselves, so it costs the same for ten files or a million. `site_status` is
-the pure part: the colour an operator sees.
+the pure part: the colour an operator sees. Each site also carries its last hour
+(`api.web.activity`: throughput and backlog per minute) for the panel's small charts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from api.secrets import redact_config
+from api.web.activity import last_hour
 from reconciler.domain import HUB_PREFIX, VOLUME_PREFIX, SiteState, as_number
 from reconciler.status import reachable
 from reconciler.store import Tx
@@ -77,9 +79,9 @@ def _site(
     }
 
 
-def overview(tx: Tx, *, admin: bool = True) -> list[dict[str, Any]]:
+def overview(tx: Tx, *, now_ms: int, admin: bool = True) -> list[dict[str, Any]]:
     """The hub first, then the volumes by name; below admin, their secrets redacted (the ssh
-    user of `url` and of the messages: `api.secrets`)."""
+    user of `url` and of the messages: `api.secrets`). `now_ms` ends the charts' hour."""
     cfg = tx.config()
     per_site = counts(tx.conn)
     out: list[dict[str, Any]] = []
@@ -102,4 +104,6 @@ def overview(tx: Tx, *, admin: bool = True) -> list[dict[str, Any]]:
                 size=c.bytes if c else {},
             )
         )
-    return out
+    backlog = {s["name"]: (s["backlogFiles"], s["backlogBytes"]) for s in out}
+    hour = last_hour(tx, backlog, now_ms)
+    return [{**s, "activity": hour[s["name"]]} for s in out]

@@ -44,7 +44,7 @@ def static_file(name: str) -> tuple[bytes, str] | None:
 def asset_version() -> str:
     """Changes when the assets change, so browsers never run a stale script."""
     digest = hashlib.sha256()
-    for name in ("app.js", "style.css"):
+    for name in ("app.js", "style.css", "favicon.svg"):
         found = static_file(name)
         digest.update(found[0] if found else b"")
     return digest.hexdigest()[:12]

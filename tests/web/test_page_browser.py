@@ -146,7 +146,7 @@ def test_user_publishes_watches_delivery_searches_and_locks(
     )
     page.locator("#search-q").fill("_id:/[/")
     page.locator("#search-q").press("Enter")
-    expect(page.locator("#files-error")).to_contain_text("invalid regular expression")
+    expect(page.locator("#files-error")).to_contain_text("regular expression /[/")
     page.locator("#search-q").fill("")
     page.locator("#search-sort").select_option("path")
     expect(page.locator("#grid-body tr[data-id]")).to_have_count(2)

@@ -1,7 +1,8 @@
 """The web routes over HTTP (in-process client, real app, real store on SQLite and PostgreSQL).
 
 The page is rendered per class (a guest's HTML holds no write control at all), the JSON
-endpoints need a token and answer bad input with a 400 naming the field.
+endpoints need a token and answer bad input with a 400 naming the field. The grid narrows to
+files in error on request, the sites carry their last hour, the app serves its own icon.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
@@ -114,6 +116,19 @@ def test_static_assets_and_nothing_else(client: TestClient) -> None:
         assert client.get(f"/web/static/{name}").status_code == 404
 
 
+def test_the_app_serves_its_own_icon(client: TestClient, store: Store) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content == client.get("/web/static/favicon.svg").content
+    assert icon.text.startswith("<svg") and "http" not in icon.text.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )  # nothing fetched from elsewhere
+    for user in (None, "gina"):
+        sign(client, store, user)
+        assert '<link rel="icon" href="/web/static/favicon.svg?v=' in client.get("/").text
+
+
 @pytest.mark.parametrize("path", ["/api/web/files", "/api/web/sites", f"/api/web/file?id={FILE}"])
 def test_json_endpoints_need_a_token(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 401
@@ -128,6 +143,7 @@ def test_json_endpoints_need_a_token(client: TestClient, path: str) -> None:
         ({"limit": "ten"}, "limit"),
         ({"q": "_id:/[/"}, "q"),
         ({"cursor": "!!"}, "cursor"),
+        ({"errors": "maybe"}, "errors"),
     ],
 )
 def test_bad_grid_queries_are_400_naming_the_field(
@@ -156,6 +172,54 @@ def test_grid_search_and_detail_with_history(client: TestClient, store: Store) -
     bad = client.get("/api/web/file", params={"id": "/a/../etc/passwd"})
     assert bad.status_code == 400
     assert bad.text.startswith("id:")
+
+
+def test_errors_only_keeps_the_files_whose_last_attempt_failed(
+    client: TestClient, store: Store
+) -> None:
+    failed = "/shots/failed.exr"
+    with store.write() as tx:
+        tx.put({"_id": "/shots/fine.exr", "origin": "paris", "time": T + 1})
+        tx.put({"_id": failed, "origin": "paris", "time": T + 2, "syncError_hub": 23})
+        tx.put({"_id": "/shots/old.exr", "origin": "paris", "time": T + 3, "synced_hub": T})
+    sign(client, store, "gina")
+
+    def ids(**params: str) -> list[str]:
+        reply = client.get("/api/web/files", params=params)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["errors"] is (params.get("errors") == "true")
+        return [f["id"] for f in reply.json()["files"]]
+
+    assert len(ids()) == 4
+    for sort in ("time", "priority", "path"):
+        assert ids(errors="true", sort=sort) == [failed]
+    assert ids(errors="true", q="origin:paris") == [failed]
+    assert ids(errors="true", q="_id:/fine/") == []
+    assert ids(errors="false") == ids()
+    page = client.get("/api/web/files", params={"errors": "true", "limit": "1"}).json()
+    assert page["next"] is None
+    assert page["files"][0]["cells"]["hub"]["state"] == "error"
+
+    with store.write() as tx:  # the retry succeeded: no longer in error
+        tx.patch(failed, {"syncError_hub": None, "synced_hub": T + 2})
+    assert ids(errors="true") == []
+
+
+def test_sites_carry_their_last_hour(client: TestClient, store: Store) -> None:
+    with store.engine.begin() as conn:  # the PostgreSQL database is shared by the session
+        conn.execute(sa.text("DELETE FROM site_samples"))
+    with store.write() as tx:  # the hub receives FILE (an emission)
+        tx.patch(FILE, {"synced_hub": int(time.time() * 1000), "file_size": 1000})
+    sign(client, store, "gina")
+    reply = client.get("/api/web/sites").json()
+    sites = {s["name"]: s["activity"] for s in reply["sites"]}
+    assert sorted(sites) == ["hub", "paris", "tokyo"]
+    hub = sites["hub"]
+    assert hub["step"] == 60_000 and len(hub["deliveredBytes"]) == 60
+    assert hub["start"] + 59 * 60_000 <= reply["now"] < hub["start"] + 60 * 60_000
+    assert (sum(hub["deliveredFiles"]), sum(hub["deliveredBytes"])) == (1, 1000)
+    assert hub["backlogFiles"][-1] == 0 and hub["backlogBytes"][-1] == 0
+    assert sum(sites["paris"]["deliveredFiles"]) == 0  # the origin: nothing to deliver
 
 
 def test_sites_panel_colours(client: TestClient, store: Store) -> None:

@@ -81,6 +81,14 @@
       pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
   }
 
+  // A timestamp (or a raw number) that never breaks across lines (class ts: nowrap).
+  function stamp(text) { return el("span", { class: "ts", text }); }
+  // A time for narrow columns: may wrap between the date and the time of day, never inside.
+  function stampParts(ms) {
+    const [day, clock] = fmtTime(ms).split(" ");
+    return [stamp(day), " ", stamp(clock)];
+  }
+
   function ago(ms) {
     if (typeof ms !== "number") return "never";
     const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -131,7 +139,7 @@
   /* ---- application page ------------------------------------------------------------ */
 
   const state = {
-    me: "", q: "", sort: "time", cursors: [null], page: 0, next: null, sites: [],
+    me: "", q: "", sort: "time", errors: false, cursors: [null], page: 0, next: null, sites: [],
     detailId: null, signatures: {}, busy: false, gridSeq: 0,
   };
 
@@ -186,7 +194,75 @@
         el("span", { class: "status status-" + site.status },
           el("span", { "aria-hidden": "true", text: icon + " " }), statusWord)),
       el("dl", {}, rows.map(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])),
+      site.activity ? el("div", { class: "sparks" }, el("p", { class: "spark-title", text: "Last hour" }),
+        throughputChart(site.activity), backlogChart(site.activity)) : null,
       errors);
+  }
+
+  /* the last hour of a site: small SVG charts drawn here (CSS gives their colours) */
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const CHART_W = 120;
+  const CHART_H = 28;
+
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  // A captioned chart: `label` and `summary` are shown, `spoken` is its accessible text.
+  function chart(kind, label, summary, spoken, data, ...shapes) {
+    const drawing = svg("svg", {
+      class: "chart chart-" + kind, viewBox: "0 0 " + CHART_W + " " + CHART_H,
+      preserveAspectRatio: "none", role: "img", "aria-label": label + ", last hour: " + spoken,
+    }, svg("title", {}, document.createTextNode(label + ", last hour: " + spoken)),
+    svg("line", { class: "axis", x1: 0, y1: CHART_H - 0.5, x2: CHART_W, y2: CHART_H - 0.5 }),
+    ...shapes);
+    Object.assign(drawing.dataset, data);
+    return el("figure", { class: "spark" },
+      el("figcaption", {}, el("span", { text: label }), el("span", { class: "spark-value", text: summary })),
+      drawing);
+  }
+
+  function throughputChart(activity) {
+    const bytes = activity.deliveredBytes;
+    const files = activity.deliveredFiles;
+    const step = CHART_W / bytes.length;
+    const peak = Math.max(0, ...bytes);
+    const bars = bytes.map((b, i) => {
+      if (!b) return null;
+      const h = Math.max(1.5, (CHART_H - 2) * b / peak);
+      return svg("rect", { class: "bar", x: (i * step + 0.2).toFixed(2), y: (CHART_H - 1 - h).toFixed(2),
+        width: (step - 0.4).toFixed(2), height: h.toFixed(2) },
+        svg("title", {}, document.createTextNode(fmtTime(activity.start + i * activity.step).slice(11, 16)
+          + ": " + files[i] + " files, " + fmtBytes(b))));
+    });
+    const total = bytes.reduce((a, b) => a + b, 0);
+    const count = files.reduce((a, b) => a + b, 0);
+    const rate = (n) => fmtBytes(Math.round(n / (activity.step / 1000))) + "/s";
+    const summary = total ? fmtBytes(total) + ", peak " + rate(peak) : "nothing delivered";
+    return chart("throughput", "Throughput", summary, total ? count + " files, " + summary : summary,
+      { total: String(total), files: String(count) }, ...bars);
+  }
+
+  function backlogChart(activity) {
+    const files = activity.backlogFiles;
+    const step = CHART_W / files.length;
+    const known = files.filter((n) => n !== null);
+    const most = Math.max(0, ...known);
+    const top = Math.max(1, most);
+    const points = [];
+    files.forEach((n, i) => {
+      if (n === null) return;
+      const y = (CHART_H - 1.5 - (CHART_H - 4) * n / top).toFixed(2);
+      points.push((i * step).toFixed(2) + "," + y, ((i + 1) * step).toFixed(2) + "," + y);
+    });
+    const last = known.length ? known[known.length - 1] : 0;
+    const summary = last + " files" + (most > last ? ", max " + most : "");
+    const line = points.length ? svg("polyline", { points: points.join(" "), "vector-effect": "non-scaling-stroke" }) : null;
+    return chart("backlog", "Backlog", summary, summary, { last: String(last), max: String(most) }, line);
   }
 
   function fillOrigins(sites) {
@@ -279,6 +355,7 @@
   async function loadGrid() {
     const params = new URLSearchParams({ sort: state.sort, limit: String(PAGE_SIZE) });
     if (state.q) params.set("q", state.q);
+    if (state.errors) params.set("errors", "true");
     const cursor = state.cursors[state.page];
     if (cursor) params.set("cursor", cursor);
     const seq = ++state.gridSeq;
@@ -296,7 +373,9 @@
     renderRows(reply.data.files);
     const first = state.page * PAGE_SIZE + 1;
     const count = reply.data.files.length;
-    const status = count ? "Page " + (state.page + 1) + " · files " + first + "–" + (first + count - 1) : "No files";
+    const which = reply.data.errors ? " in error" : "";
+    const status = count ? "Page " + (state.page + 1) + " · files" + which + " " + first + "–" + (first + count - 1)
+      : "No files" + which;
     if ($("grid-status").textContent !== status) $("grid-status").textContent = status;
     $("page-prev").disabled = state.page === 0;
     $("page-next").disabled = !state.next;
@@ -314,6 +393,11 @@
       event.preventDefault();
       state.q = $("search-q").value.trim();
       state.sort = $("search-sort").value;
+      restartPaging();
+    });
+    $("search-errors").addEventListener("change", () => {
+      state.q = $("search-q").value.trim();
+      state.errors = $("search-errors").checked;
       restartPaging();
     });
     $("search-sort").addEventListener("change", () => {
@@ -450,8 +534,8 @@
         return el("tr", { data: { site: site.name, state: cell.state } },
           el("th", { scope: "row", text: site.name + (site.hub ? " (hub)" : "") }),
           el("td", {}, span),
-          el("td", { text: fmtTime(cell.synced) }),
-          el("td", { text: cell.error !== null ? "exit " + cell.error + " at " + fmtTime(cell.lastAttempt) : "" }),
+          el("td", {}, cell.synced ? stampParts(cell.synced) : null),
+          el("td", {}, cell.error !== null ? ["exit " + cell.error + " at ", stampParts(cell.lastAttempt)] : null),
           el("td", {}, el("button", {
             type: "button", class: "link", data: { explain: site.name },
             "aria-label": "Why is this file " + (cell.state === "synced" ? "" : "not ") + "on " + site.name + "?",
@@ -462,15 +546,17 @@
     if (changed("detail-history", history)) {
       $("detail-history").replaceChildren(...history.map((node) => el("li", {},
         el("strong", { text: node.origin !== undefined ? "publish" : "comment" }), " ",
-        fmtTime(node.time), " · ", node.author || "?", node.comment ? " — " + node.comment : "")));
+        stamp(fmtTime(node.time)), " · ", node.author || "?", node.comment ? " — " + node.comment : "")));
       if (!history.length) $("detail-history").append(el("li", { text: "No history yet." }));
     }
     if (changed("detail-keys", doc)) {
       $("detail-keys").replaceChildren(...Object.keys(doc).sort().map((key) => {
         const value = doc[key];
         const shown = typeof value === "string" ? value : JSON.stringify(value);
-        const when = typeof value === "number" && value > 1e12 && value < 1e14 ? " (" + fmtTime(value) + ")" : "";
-        return el("tr", {}, el("th", { scope: "row", text: key }), el("td", { text: shown + when }));
+        const isTime = typeof value === "number" && value > 1e12 && value < 1e14;
+        const cell = isTime ? el("td", {}, stamp(shown), " ", stamp("(" + fmtTime(value) + ")"))
+          : el("td", { text: shown });
+        return el("tr", {}, el("th", { scope: "row", text: key }), cell);
       }));
     }
   }
