@@ -89,6 +89,12 @@ def answers(url: str) -> bool:
         return False
 
 
+def _tracked(published: subprocess.CompletedProcess[str]) -> bool:
+    """The publish worked, or the demo's own scan of paris published the file first (the
+    scan runs at start-up and every 10 s: either way the installed package tracks it)."""
+    return published.returncode == 0 or "already tracked" in published.stderr
+
+
 def test_installed_wheel_runs_the_demo_from_an_empty_directory(tmp_path: Path) -> None:
     venv = fresh_venv(tmp_path, build_wheel(tmp_path))
     spctl = str(venv / "bin" / "spctl")
@@ -124,7 +130,7 @@ def test_installed_wheel_runs_the_demo_from_an_empty_directory(tmp_path: Path) -
                 [spctl, "publish", "/assets/lamp.obj", "--origin", "paris"],
                 cwd=empty, env=env, capture_output=True, text=True, timeout=60,
             )  # fmt: skip
-            delivered = published.returncode == 0 and wait_for(target.exists, deadline)
+            delivered = _tracked(published) and wait_for(target.exists, deadline)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -134,7 +140,7 @@ def test_installed_wheel_runs_the_demo_from_an_empty_directory(tmp_path: Path) -
             _, err = proc.communicate()
     assert served, f"spctl run --demo did not answer /healthz: {err}"
     assert page and style, "the web page or its stylesheet is missing from the wheel"
-    assert published is not None and published.returncode == 0, published and published.stderr
+    assert published is not None and _tracked(published), published and published.stderr
     assert delivered, f"the published file was not delivered: {err}"
     assert target.read_bytes() == b"lamp"
     assert proc.returncode == 0, err
