@@ -1,9 +1,10 @@
 """Streaming reads of file documents by id prefix, in constant memory.
 
 For questions about a part of a big store (`spctl diff --impact`: the files a changed
-SyncTarget can match): ids are read first, from the primary key alone (no document is
-decoded), then only the documents the caller keeps. Keyset pages throughout, so a
-million files never sit in memory at once.
+SyncTarget can match). Under a prefix, one range of the primary key is read and only the
+documents the caller keeps are decoded; with no prefix to narrow it (an unanchored
+pattern), ids are read first, from the index alone, then the kept documents by id. Keyset
+pages throughout, so a million files never sit in memory at once.
 """
 
 from __future__ import annotations
@@ -69,10 +70,31 @@ def iter_file_docs(
     tx: Tx, prefixes: Iterable[str], keep: Callable[[str], bool] | None = None
 ) -> Iterator[Doc]:
     """Documents of the files under `prefixes` whose id `keep` accepts (all if None)."""
-    ids = iter_file_ids(tx, prefixes)
-    if keep is not None:
-        ids = (i for i in ids if keep(i))
-    while chunk := list(islice(ids, 2000)):
-        clause, params = sql.in_ids(tx.conn, chunk)
-        rows = sql.execute(tx.conn, f"SELECT doc FROM nodes WHERE id{clause}", params)
-        yield from (_decoded(r[0]) for r in rows)
+    for prefix in merge_prefixes(prefixes):
+        if prefix or keep is None:
+            yield from _docs_in_range(tx, prefix, keep)
+            continue
+        ids = (i for i in iter_file_ids(tx, [prefix]) if keep(i))
+        while chunk := list(islice(ids, 2000)):
+            clause, params = sql.in_ids(tx.conn, chunk)
+            rows = sql.execute(tx.conn, f"SELECT doc FROM nodes WHERE id{clause}", params)
+            yield from (_decoded(r[0]) for r in rows)
+
+
+def _docs_in_range(
+    tx: Tx, prefix: str, keep: Callable[[str], bool] | None, page: int = 2000
+) -> Iterator[Doc]:
+    # PostgreSQL sends the text of the JSON: rows `keep` refuses are never decoded
+    doc = "CAST(doc AS text)" if tx.dialect == "postgresql" else "doc"
+    clause, params = _prefix_clause(tx, prefix)
+    last = ""
+    while True:
+        rows = sql.execute(
+            tx.conn,
+            f"SELECT id, {doc} FROM nodes WHERE kind = ?{clause} AND id > ? ORDER BY id LIMIT ?",
+            [NodeKind.FILE.value, *params, last, page],
+        )
+        yield from (_decoded(text) for node_id, text in rows if keep is None or keep(node_id))
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
