@@ -232,6 +232,29 @@ ROUTES: dict[tuple[str, str], Schema] = {
     ("/api/status", "get"): operation(
         {"200": json_reply("the hub then each volume", array(ref("SiteStatus")))}
     ),
+    ("/api/workers", "get"): operation(
+        {
+            "200": json_reply(
+                "the reconciler workers on this store",
+                array(
+                    {
+                        "type": "object",
+                        "required": ["worker", "host", "pid", "started", "heartbeat", "alive"],
+                        "properties": {
+                            "worker": STRING,
+                            "host": STRING,
+                            "pid": {"type": "integer"},
+                            "started": {"type": "integer"},
+                            "heartbeat": {"type": "integer"},
+                            "jobs": array(STRING),
+                            "leases": COUNT,
+                            "alive": {"type": "boolean"},
+                        },
+                    }
+                ),
+            )
+        }
+    ),
     ("/api/describe/{path}", "get"): operation(
         {"200": json_reply("the file on every site", ref("FileDescription"))}, ("404",)
     ),
