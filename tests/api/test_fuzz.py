@@ -70,22 +70,24 @@ def schemathesis_command(url: str, token: str, report: Path) -> list[str]:
     ]
 
 
+def sign_in_and_seed(url: str) -> str:
+    """The admin's token, after storing `fuzz_hooks.SEED` with it."""
+    signed = httpx.post(f"{url}/api/signIn", json={"username": "admin", "password": ADMIN_PASSWORD})
+    signed.raise_for_status()
+    token: str = signed.json()["token"]
+    for path, body in fuzz_hooks.SEED:
+        seeded = httpx.post(f"{url}{path}", json=body, headers={"Authorization": f"Bearer {token}"})
+        assert seeded.status_code == 201, seeded.text
+    return token
+
+
 @pytest.mark.fuzz
 def test_api_holds_to_its_document(store_url: str, tmp_path: Path) -> None:
     settings = Settings(db_url=store_url, secret="fuzz-secret", admin_password=ADMIN_PASSWORD)
     store = Store.open(store_url)
     try:
         with serving(create_app(settings, store=store, hasher=FAST_HASHER)) as url:
-            signed = httpx.post(
-                f"{url}/api/signIn", json={"username": "admin", "password": ADMIN_PASSWORD}
-            )
-            signed.raise_for_status()
-            token = signed.json()["token"]
-            for path, body in fuzz_hooks.SEED:
-                seeded = httpx.post(
-                    f"{url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}
-                )
-                assert seeded.status_code == 201, seeded.text
+            token = sign_in_and_seed(url)
             env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.fuzz_hooks"}
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
             started = time.monotonic()
