@@ -19,6 +19,7 @@ from api.openapi.schemas import (
     partial,
     ref,
 )
+from api.search import MAX_PAGE, MAX_SORT_KEYS
 
 DOC, DOCS, IDS = ref("Document"), array(ref("Document"), min_items=1), ref("Ids")
 NEW = either(ref("NewDocument"), array(ref("NewDocument"), min_items=1))
@@ -39,6 +40,7 @@ PUBLISHED = {
     **partial("some paths were tracked already", ref("Created")),
 }
 TOKEN = json_reply("a token", STRING)
+PAGE = {**COUNT, "maximum": MAX_PAGE}
 DECLARATIVE = {
     "type": "object",
     "required": ["manifests"],
@@ -116,9 +118,13 @@ ROUTES: dict[tuple[str, str], Schema] = {
             "type": "object",
             "properties": {
                 "query": ref("MongoFilter"),
-                "sort": {"type": "object", "additionalProperties": {"enum": [1, -1]}},
-                "limit": COUNT,
-                "skip": COUNT,
+                "sort": {
+                    "type": "object",
+                    "maxProperties": MAX_SORT_KEYS,
+                    "additionalProperties": {"enum": [1, -1]},
+                },
+                "limit": PAGE,
+                "skip": PAGE,
                 "queryobj": {"type": "string", "description": "the query as a JSON string"},
             },
             "additionalProperties": False,

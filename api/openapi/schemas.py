@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from api.search import MAX_IN_VALUES
 from reconciler.explain import Explanation
 from reconciler.status import FileDescription, QueueEntry, SiteStatus
 
@@ -88,8 +89,8 @@ COMPONENTS: dict[str, Schema] = {
         "type": "object",
         "properties": {
             **{op: SCALAR for op in ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")},
-            "$in": array(SCALAR),
-            "$nin": array(SCALAR),
+            "$in": {**array(SCALAR), "maxItems": MAX_IN_VALUES},
+            "$nin": {**array(SCALAR), "maxItems": MAX_IN_VALUES},
             "$exists": {"type": "boolean"},
             "$regex": STRING,
             "$options": {"type": "string", "pattern": "^[imsx]*$"},
