@@ -6,7 +6,8 @@
   the two locations: nothing after it can be read as an option.
 - `trash_argv`: the rsync run that moves the files named on stdin to a site's trash.
 - shell snippets run at a site (`sh -c` there): prepare the reserved folders, list and remove
-  trash folders, probe the root, and the listing (`find | sort`) the scans parse.
+  trash folders, probe the root, read and write the volume marker, and the listing
+  (`find | sort`) the scans parse.
 Paths only ever reach a shell through `shlex` quoting; `at_site` wraps a snippet for the
 hub host (`sh -c`) or for an `ssh://` site (`ssh ... -- host 'snippet'`).
 """
@@ -167,6 +168,26 @@ def prepare_script(root: str) -> str:
 def probe_script(root: str) -> str:
     """Exit 0 if the root is an existing folder (the site answers and is mounted)."""
     return _if_root(root, "exit 0")
+
+
+MARKER_FILE = f"{RESERVED_DIR}/volume.json"  # the volume marker, in the root
+
+
+def read_marker_script(root: str) -> str:
+    """Print the root's volume marker (nothing when there is none) in an existing root."""
+    marker = shlex.quote(f"{root}{MARKER_FILE}")
+    return _if_root(root, f"if [ -f {marker} ]; then cat -- {marker}; fi")
+
+
+def write_marker_script(root: str, *, replace: bool) -> str:
+    """Write stdin as the volume marker of an existing root: `replace` swaps it atomically
+    (temp + rename); otherwise it is only created if absent (noclobber, so of two workers
+    making first contact at once, one marker wins and both read the same one back)."""
+    reserved = shlex.quote(f"{root}{RESERVED_DIR}")
+    marker = f"{root}{MARKER_FILE}"
+    tmp, final = shlex.quote(f"{marker}.tmp"), shlex.quote(marker)
+    write = f"cat > {tmp} && mv -f -- {tmp} {final}" if replace else f"(set -C; cat > {final})"
+    return _if_root(root, f"mkdir -p -- {reserved} && {write}")
 
 
 def list_trash_script(root: str) -> str:

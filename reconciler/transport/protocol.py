@@ -11,6 +11,9 @@ never build a command. Every operation is level-based and safe to repeat:
 - `move_to_trash`: copies of deleted files go to `.syncplanet/trash/<stamp>/` at the site;
 - `purge_trash`: trash folders older than the limit are deleted;
 - `reachable`: the site answers and its root is a folder;
+- `read_marker` / `write_marker`: the volume marker `.syncplanet/volume.json` in the root,
+  which tells a mounted volume from the empty folder left by an unmounted share
+  (`reconciler.markers`);
 - `disconnect`: kept-open connections to the site are stopped (they reopen on demand).
 
 Nothing is lost at a target: whatever a `receive`, `send` or `move_to_trash` overwrites or
@@ -94,5 +97,16 @@ class SiteTransport(Protocol):
         ...
 
     def reachable(self) -> bool: ...
+
+    def read_marker(self) -> bytes | None:
+        """The root's `.syncplanet/volume.json`, None when there is none; raise
+        `CommandFailed` when the root cannot be read (site down, root missing)."""
+        ...
+
+    def write_marker(self, data: bytes, *, replace: bool = False) -> None:
+        """Write `data` as the root's `.syncplanet/volume.json`, in an existing root only:
+        created if absent, or swapped atomically with `replace`; raise `CommandFailed` on
+        failure (also when it exists and `replace` is off)."""
+        ...
 
     def disconnect(self) -> None: ...

@@ -32,16 +32,18 @@ from reconciler.transport.commands import (
     parent_dirs,
     prepare_script,
     probe_script,
+    read_marker_script,
     remove_argv,
     remove_trash_script,
     rsync_argv,
     rsync_env,
     trash_argv,
+    write_marker_script,
 )
 from reconciler.transport.itemize import arrived, parse_itemized
 from reconciler.transport.options import MergedOptions
 from reconciler.transport.protocol import Batch, TransferOutcome, TrashOutcome
-from reconciler.transport.shells import Completed, HubShell
+from reconciler.transport.shells import CommandFailed, Completed, HubShell
 from reconciler.transport.ssh import SshSettings
 from reconciler.transport.trash import trash_stamp, trash_to_purge
 from reconciler.transport.urls import SiteUrl
@@ -111,6 +113,18 @@ class RsyncTransport(ABC):
 
     def reachable(self) -> bool:
         return self._run(self._at_site(BASE, probe_script(self.url.path))).exit_code == 0
+
+    def read_marker(self) -> bytes | None:
+        done = self._run(self._at_site(BASE, read_marker_script(self.url.path)))
+        if done.exit_code != 0:
+            raise CommandFailed(done.exit_code, done.stderr_text)
+        return done.stdout or None
+
+    def write_marker(self, data: bytes, *, replace: bool = False) -> None:
+        script = write_marker_script(self.url.path, replace=replace)
+        done = self._run(self._at_site(BASE, script), stdin=data)
+        if done.exit_code != 0:
+            raise CommandFailed(done.exit_code, done.stderr_text)
 
     # ---- transfers --------------------------------------------------------------------
 

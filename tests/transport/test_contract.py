@@ -174,3 +174,29 @@ def test_a_site_that_is_down_is_unreachable_and_nothing_is_pretended(site: Site)
     assert not site.root.exists() or (site.root / "old").exists()  # no root made up
     if site.kind == "ssh":
         assert out.unreachable and moved.unreachable
+
+
+def test_the_volume_marker_is_created_once_replaced_on_demand_and_never_listed(
+    site: Site,
+) -> None:
+    marker = site.root / RESERVED_DIR / "volume.json"
+    assert site.transport.read_marker() is None
+    site.transport.write_marker(b'{"name": "paris", "id": "one"}\n')
+    assert site.transport.read_marker() == b'{"name": "paris", "id": "one"}\n'
+    with pytest.raises(CommandFailed):  # created only if absent: the first writer wins
+        site.transport.write_marker(b'{"name": "paris", "id": "two"}\n')
+    assert marker.read_bytes() == b'{"name": "paris", "id": "one"}\n'
+    site.transport.write_marker(b'it\'s "new"\n', replace=True)
+    assert site.transport.read_marker() == b'it\'s "new"\n'
+    assert [p.name for p in marker.parent.iterdir()] == ["volume.json"]  # no temp left
+    assert list(site.transport.list_files()) in ([], [b""])  # reserved: never listed
+
+
+def test_no_marker_is_read_or_written_on_a_site_that_is_down(site: Site) -> None:
+    site.take_down()
+    with pytest.raises(CommandFailed):
+        site.transport.read_marker()
+    with pytest.raises(CommandFailed):
+        site.transport.write_marker(b"{}", replace=True)
+    marker = site.root / RESERVED_DIR / "volume.json"
+    assert not site.root.exists() or not marker.exists()  # no root made up
