@@ -33,7 +33,8 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "retryBackoffBase": 30,  # seconds; doubles per failed attempt of one (file, site)
     "retryBackoffMax": 3600,  # seconds; cap of the per-file and per-volume backoff
     "trashMaxAgeDays": 30,  # trash under .syncplanet/trash older than this is purged
-    "leaseSeconds": 120,  # a worker's claim on a batch; renewed while rsync runs
+    "leaseSeconds": 30,  # a worker's claim on a batch; renewed by its heartbeat while it runs
+    "heartbeatSeconds": 10,  # a worker renews its row and leases this often (< leaseSeconds)
     "smtpHost": "",
     "smtpPort": 25,
     "smtpFrom": "syncplanet@localhost",

@@ -271,6 +271,7 @@ _RULES: dict[Kind, dict[str, Check]] = {
         "retryBackoffBase": _int(1),
         "retryBackoffMax": _int(1),
         "leaseSeconds": _int(1),
+        "heartbeatSeconds": _int(1),
         "smtpPort": _int(1),
         "rsync_args": _args,
         "rsync_env": _env,

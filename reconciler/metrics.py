@@ -68,6 +68,19 @@ class Metrics:
         self.scan_duration = Gauge(
             "syncplanet_scan_duration_seconds", "Duration of the last scan", ["site"], registry=r
         )
+        self.job_runs = Counter(
+            "syncplanet_job_runs_total",
+            "Reconciler job runs by kind and outcome (ok, failed, error)",
+            ["job", "outcome"],
+            registry=r,
+        )
+        self.job_duration = Histogram(
+            "syncplanet_job_duration_seconds",
+            "Duration of one reconciler job run",
+            ["job"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
         self.reconcile_last_success = Gauge(
             "syncplanet_reconcile_last_success_timestamp_seconds",
             "When a reconcile pass last completed",

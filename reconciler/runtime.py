@@ -1,7 +1,9 @@
 """What a reconciler job needs to act: the store, the hub shell, SSH settings, metrics, clock.
 
-Built once per process (`spctl reconcile`, `spctl run`) and passed to the jobs; tests
-build one with a fixed clock or a fresh metrics registry. Jobs reach a site only through
+Immutable: `reconciler.session.HubSession` builds one per hub connection and hands it to
+each job for the job's whole run, so a job never sees its shell swapped or closed under it
+(a changed Hub gives the next jobs a new `Runtime`); tests build one with a fixed clock or a
+fresh metrics registry. Jobs reach a site only through
 `site(url)`, its transport (`reconciler.transport`).
 """
 
@@ -24,7 +26,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
     store: Store
     shell: HubShell

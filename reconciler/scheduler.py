@@ -1,152 +1,61 @@
-"""Driving the reconcile jobs: the hub session, one pass (`reconcile_once`), and APScheduler.
+"""Driving the reconcile jobs: one pass (`reconcile_once`), and APScheduler.
 
-`HubSession` owns the process's connection to the hub host (`LocalShell` or Fabric) and the
-OpenSSH ControlMaster directory that rsync's `ssh` reuses (SPEC §10, opened by
-`reconciler.transport.hub`), and rebuilds them when the Hub object changes.
+The hub connection and this worker's row live in `reconciler.session` (re-exported here).
 `reconcile_once` runs scans, then emissions and receptions of every volume in parallel
-until nothing that can move is pending. `Scheduler` (APScheduler 3.x)
-keeps, per enabled volume, an emission, a reception and (with discovery) a scan job, each
+until nothing that can move is pending; `leftover` says what is still pending and why
+(leased by another worker, waiting for a retry). `Scheduler` (APScheduler 3.x) keeps, per
+enabled volume, an emission, a reception and (with discovery) a scan job, each
 `max_instances=1` with jitter, and follows configuration changes by re-reading it.
+Every job run is counted by kind and outcome (`syncplanet_job_runs_total`), and
+`reconcile_last_success` moves only when a pass or a transfer job completes without error.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from reconciler.config import SyncConfig
-from reconciler.metrics import Metrics
+from reconciler.jobs import JobKind, Outcome, Run, declare, job_run
 from reconciler.notify import notify_pass
 from reconciler.reconcile import JobResult, clean_stale_syncing, emit, purge_trash, receive
-from reconciler.runtime import Runtime, now_ms
+from reconciler.runtime import Runtime
+from reconciler.session import HubSession, open_session
 from reconciler.store import Store, queue
-from reconciler.transport import hub as hub_host
-from reconciler.transport.shells import LocalShell
-from reconciler.transport.ssh import SshSettings
-from reconciler.transport.urls import InvalidUrl, SiteUrl, parse_url
+from reconciler.store import workers as worker_rows
+
+__all__ = ["HubSession", "Scheduler", "leftover", "open_session", "reconcile_once"]
 
 log = logging.getLogger(__name__)
 Job = Callable[..., JobResult]
 MAX_ROUNDS = 100
 
 
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class HubSession:
-    """A `Runtime` whose hub shell and SSH settings follow the Hub object."""
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        metrics: Metrics | None = None,
-        worker_id: str | None = None,
-        clock: Callable[[], int] = now_ms,
-    ) -> None:
-        self.rt = Runtime(
-            store=store,
-            shell=LocalShell(),
-            ssh=SshSettings(),
-            metrics=metrics or Metrics(),
-            clock=clock,
-            worker_id=worker_id or default_worker_id(),
-        )
-        self._hub_key: tuple[str, str, str] | None = None
-        self._volume_urls: set[str] = set()
-        self._old_dirs: list[str] = []  # ControlMaster dirs, removed at close()
-        self._lock = threading.Lock()
-
-    def refresh(self, cfg: SyncConfig) -> None:
-        """(Re)connect when the hub's url, identityFile or knownHosts changed."""
-        self._volume_urls |= {v.url for v in cfg.volumes.values()}
-        hub = cfg.hub
-        key = (
-            (hub.url, str(hub.values["identityFile"] or ""), str(hub.values["knownHosts"] or ""))
-            if hub
-            else None
-        )
-        with self._lock:
-            if key == self._hub_key:
-                return
-            self._close_hub(remove_dir=False)  # running jobs may still use its sockets
-            self._hub_key = key
-            if key is None:
-                return
-            try:
-                url = parse_url(key[0])
-            except InvalidUrl as exc:
-                log.error("hub url: %s", exc)
-                return
-            self.rt.shell, self.rt.ssh = hub_host.connect(
-                url, identity_file=key[1], known_hosts=key[2]
-            )
-
-    def _sites(self) -> list[SiteUrl]:
-        urls: list[SiteUrl] = []
-        for raw in sorted(self._volume_urls):
-            try:
-                urls.append(parse_url(raw))
-            except InvalidUrl:
-                continue
-        return urls
-
-    def _close_hub(self, *, remove_dir: bool = True) -> None:
-        rt = self.rt
-        if rt.ssh.control_dir:
-            self._old_dirs.append(rt.ssh.control_dir)
-            hub_host.disconnect(rt.shell, rt.ssh, self._sites())
-        if remove_dir:
-            hub_host.remove_control_dirs(rt.shell, self._old_dirs)
-            self._old_dirs.clear()
-        rt.shell.close()
-        rt.shell, rt.ssh = LocalShell(), SshSettings()
-
-    def close(self) -> None:
-        with self._lock:
-            self._close_hub()
-            self._hub_key = None
-
-
-def open_session(store: Store, **kwargs: Any) -> HubSession:
-    session = HubSession(store, **kwargs)
-    with store.read() as tx:
-        cfg = tx.config()
-    session.refresh(cfg)
-    return session
-
-
 # ---- one pass ----------------------------------------------------------------------------
 
 
-def _scan(rt: Runtime, volume: str) -> None:
+def _scan(rt: Runtime, volume: str, run: Run) -> None:
     """Discovery on one volume (imported here: only volumes with discovery need it)."""
-    from reconciler.scan import scan_volume
+    from reconciler.scan import ScanStatus, scan_volume
 
-    try:
-        scan_volume(rt, volume)
-    except Exception:  # one volume's scan failure never stops the others
-        log.exception("scan of %s failed", volume)
+    if scan_volume(rt, volume).status is ScanStatus.FAILED:
+        run.fail()
 
 
-def _delete(rt: Runtime, volume: str) -> None:
+def _delete(rt: Runtime, volume: str, run: Run) -> None:
     """Move copies of files deleted at their origin to this volume's trash."""
     from reconciler.deletions import propagate_deletions
 
-    try:
-        propagate_deletions(rt, volume)
-    except Exception:
-        log.exception("propagating deletions to %s failed", volume)
+    propagate_deletions(rt, volume)
 
 
 def deleting_volumes(cfg: SyncConfig) -> list[str]:
@@ -165,6 +74,13 @@ def errors_remain(store: Store) -> bool:
         return any(c.files.get("error", 0) > 0 for c in queue.counts(tx.conn).values())
 
 
+def _one(rt: Runtime, kind: JobKind, volume: str, act: Callable[[Runtime, str, Run], None]) -> bool:
+    """One counted run of a single-run job; True if it raised."""
+    with job_run(rt.metrics, kind, volume) as run:
+        act(rt, volume, run)
+    return run.outcome is Outcome.ERROR
+
+
 class _Pass:
     """Emission and reception of every volume in parallel, until nothing moves."""
 
@@ -173,44 +89,61 @@ class _Pass:
         self.lock = threading.Lock()
         self.probed: set[str] = set()  # volumes tried once already in this pass
         self.emitting = 0
+        self.raised = False  # a job raised: the pass is not complete
 
-    def _run(self, job: Job, volume: str) -> JobResult:
+    def _run(self, job: Job, volume: str, run: Run) -> JobResult:
         with self.lock:
             first = volume not in self.probed
         result = job(self.rt, volume, ignore_volume_backoff=first)
         if result.exit_code is not None:
             with self.lock:
                 self.probed.add(volume)
+        if result.exit_code and not result.delivered:
+            run.fail()
         return result
 
-    def emissions(self, volume: str) -> int:
+    def _counted(self, kind: JobKind, volume: str, loop: Callable[[Run], int]) -> int:
         moved = 0
-        try:
+        with job_run(self.rt.metrics, kind, volume) as run:
+            moved = loop(run)
+        if run.outcome is Outcome.ERROR:
+            self.raised = True
+        return moved
+
+    def emissions(self, volume: str) -> int:
+        def loop(run: Run) -> int:
+            moved = 0
             while True:
-                result = self._run(emit, volume)
+                result = self._run(emit, volume, run)
                 moved += result.planned
                 if not result.more:
                     return moved
+
+        try:
+            return self._counted(JobKind.EMISSION, volume, loop)
         finally:
             with self.lock:
                 self.emitting -= 1
 
     def receptions(self, volume: str) -> int:
-        moved = 0
-        while True:
-            result = self._run(receive, volume)
-            moved += result.planned
-            if result.skipped or result.more:
+        def loop(run: Run) -> int:
+            moved = 0
+            while True:
+                result = self._run(receive, volume, run)
+                moved += result.planned
                 if result.skipped:
                     return moved
-                continue
-            with self.lock:
-                emitting = self.emitting
-            if emitting:  # files reach the hub meanwhile: pipeline them out
-                time.sleep(0.1)
-                continue
-            if not result.planned:
-                return moved
+                if result.more:
+                    continue
+                with self.lock:
+                    emitting = self.emitting
+                if emitting:  # files reach the hub meanwhile: pipeline them out
+                    time.sleep(0.1)
+                    continue
+                if not result.planned:
+                    return moved
+
+        return self._counted(JobKind.RECEPTION, volume, loop)
 
     def round(self, volumes: list[str]) -> int:
         self.emitting = len(volumes)
@@ -224,34 +157,88 @@ def reconcile_once(rt: Runtime, *, scans: bool = True) -> bool:
     """Scan, emit and receive until nothing that can move is pending; True if errors remain.
 
     Per-file backoff is honoured; a volume marked unreachable is tried once at once (it may
-    answer again), then waits for its backoff.
+    answer again), then waits for its backoff. A job that raises is counted and makes the
+    pass incomplete (errors remain, `reconcile_last_success` unchanged).
     """
+    declare(rt.metrics)
     clean_stale_syncing(rt, everything=True)
     with rt.store.read() as tx:
         cfg = tx.config()
     for site in cfg.sites:
         rt.metrics.declare_site(site)
+    raised: list[bool] = []
     if scans:
         to_scan = scanned_volumes(cfg)
         with ThreadPoolExecutor(max_workers=max(1, len(to_scan))) as pool:
-            for name in to_scan:
-                pool.submit(_scan, rt, name)
+            raised += pool.map(lambda n: _one(rt, JobKind.SCAN, n, _scan), to_scan)
     # after every scan: a deletion found at one origin reaches every mirroring volume now
     to_delete = deleting_volumes(cfg)
     with ThreadPoolExecutor(max_workers=max(1, len(to_delete))) as pool:
-        for name in to_delete:
-            pool.submit(_delete, rt, name)
+        raised += pool.map(lambda n: _one(rt, JobKind.DELETIONS, n, _delete), to_delete)
     with ThreadPoolExecutor(max_workers=1) as side:
-        purge = side.submit(purge_trash, rt)  # its own SSH lane: runs beside the transfers
+        purge = side.submit(_purge, rt)  # its own SSH lane: runs beside the transfers
         one = _Pass(rt)
         volumes = list(cfg.volumes)
         for _ in range(MAX_ROUNDS):  # bound: a zero backoff would make failures due at once
             if not volumes or not one.round(volumes):
                 break
-        purge.result()
-    notify_pass(rt)
-    rt.metrics.reconcile_last_success.set(time.time())
-    return errors_remain(rt.store)
+        raised += [purge.result(), one.raised]
+    with job_run(rt.metrics, JobKind.NOTIFY) as run:
+        notify_pass(rt)
+    raised.append(run.outcome is Outcome.ERROR)
+    if not any(raised):
+        rt.metrics.reconcile_last_success.set(time.time())
+    return errors_remain(rt.store) or any(raised)
+
+
+def _purge(rt: Runtime) -> bool:
+    with job_run(rt.metrics, JobKind.PURGE) as run:
+        purge_trash(rt)
+    return run.outcome is Outcome.ERROR
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """What a pass left pending, and why it could not move it now."""
+
+    pending: int  # wanted copies not synced, over every site
+    held: list[worker_rows.Held]  # leased by other workers
+    retry_count: int
+    retry_at: int | None  # ms, the earliest retry
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self.held or self.retry_count)
+
+    def describe(self) -> str:
+        parts = [
+            f"{_files(h.files)} leased by worker {h.owner} until {_clock(h.until)}"
+            for h in self.held
+        ]
+        if self.retry_count:
+            verb = "waits" if self.retry_count == 1 else "wait"
+            parts.append(
+                f"{self.retry_count} {verb} for retry (next at {_clock(self.retry_at or 0)})"
+            )
+        return "; ".join(parts)
+
+
+def leftover(store: Store, *, me: str, now: int) -> Leftover:
+    """Pending copies, those leased by workers other than `me`, those waiting for a retry."""
+    with store.read() as tx:
+        counts = queue.counts(tx.conn)
+        held = [h for h in worker_rows.held(tx.conn, now) if h.owner != me]
+        retry_count, retry_at = worker_rows.waiting_for_retry(tx.conn, now)
+    pending = sum(n for c in counts.values() for state, n in c.files.items() if state != "synced")
+    return Leftover(pending, held, retry_count, retry_at)
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+def _clock(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%H:%M:%S")
 
 
 # ---- the loop ---------------------------------------------------------------------------
@@ -277,7 +264,7 @@ class Scheduler:
         self.purge_every = purge_seconds
         self.notify_every = notify_seconds
         self._stop = threading.Event()
-        self._jobs: dict[str, tuple[str, float]] = {}  # id -> (kind, interval)
+        self._jobs: dict[str, tuple[JobKind, float]] = {}  # id -> (kind, interval)
         self._aps = BackgroundScheduler(
             executors={"default": JobExecutor(max_workers=32)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
@@ -288,40 +275,42 @@ class Scheduler:
         return self.session.rt
 
     def start(self) -> None:
+        declare(self.rt.metrics)
         clean_stale_syncing(self.rt, everything=True)
         self._aps.start()
-        self._aps.add_job(
-            self.refresh, "interval", seconds=self.refresh_every, id="config", next_run_time=_now()
-        )
-        self._aps.add_job(
-            self._purge, "interval", seconds=self.purge_every, id="purge", next_run_time=_now()
-        )
-        self._aps.add_job(
-            self._notify, "interval", seconds=self.notify_every, id="notify", next_run_time=_now()
-        )
+        for job_id, func, every in (
+            ("config", self.refresh, self.refresh_every),
+            ("purge", self._purge, self.purge_every),
+            ("notify", self._notify, self.notify_every),
+        ):
+            self._aps.add_job(func, "interval", seconds=every, id=job_id, next_run_time=_now())
 
     def shutdown(self, wait: bool = True) -> None:
         self._stop.set()
         self._aps.shutdown(wait=wait)
         self.session.close()
 
-    def desired_jobs(self, cfg: SyncConfig) -> dict[str, tuple[str, float]]:
+    def desired_jobs(self, cfg: SyncConfig) -> dict[str, tuple[JobKind, float]]:
         """Job id -> (kind, interval in seconds) for the current configuration."""
-        jobs: dict[str, tuple[str, float]] = {}
+        jobs: dict[str, tuple[JobKind, float]] = {}
         for name, volume in cfg.volumes.items():
             if volume.emits:
-                jobs[f"emission:{name}"] = ("emission", self.idle)
+                jobs[f"emission:{name}"] = (JobKind.EMISSION, self.idle)
             if volume.receives:
-                jobs[f"reception:{name}"] = ("reception", self.idle)
+                jobs[f"reception:{name}"] = (JobKind.RECEPTION, self.idle)
         every = max(1.0, float(cfg.globals["sleepBetweenScans"]))
         for name in scanned_volumes(cfg):
-            jobs[f"scan:{name}"] = ("scan", every)
+            jobs[f"scan:{name}"] = (JobKind.SCAN, every)
         for name in deleting_volumes(cfg):
-            jobs[f"deletions:{name}"] = ("deletions", every)
+            jobs[f"deletions:{name}"] = (JobKind.DELETIONS, every)
         return jobs
 
     def refresh(self) -> None:
         """Follow the configuration: hub session, sites, and the set of jobs."""
+        with job_run(self.rt.metrics, JobKind.CONFIG):
+            self._refresh()
+
+    def _refresh(self) -> None:
         with self.rt.store.read() as tx:
             cfg = tx.config()
         self.session.refresh(cfg)
@@ -346,41 +335,41 @@ class Scheduler:
                 next_run_time=_now(),
             )
             self._jobs[job_id] = (kind, every)
-        self.rt.metrics.reconcile_last_success.set(time.time())
 
-    def _work(self, kind: str, volume: str) -> None:
+    def _work(self, kind: JobKind, volume: str) -> None:
         """One job run: continuous while work remains, then back to the interval."""
-        try:
-            if kind == "scan":
-                _scan(self.rt, volume)
-                return
-            if kind == "deletions":
-                _delete(self.rt, volume)
-                return
-            job: Job = emit if kind == "emission" else receive
-            while not self._stop.is_set():
-                result = job(self.rt, volume)
-                if not result.more:
-                    break
-            self.rt.metrics.reconcile_last_success.set(time.time())
-        except Exception:  # logged; the job runs again at its next interval
-            log.exception("%s job for %s failed", kind, volume)
+        with (
+            self.session.runtime() as rt,
+            self.session.worker.running(f"{kind.value}:{volume}"),
+            job_run(rt.metrics, kind, volume) as run,
+        ):
+            if kind is JobKind.SCAN:
+                _scan(rt, volume, run)
+            elif kind is JobKind.DELETIONS:
+                _delete(rt, volume, run)
+            else:
+                self._transfers(rt, kind, volume, run)
+
+    def _transfers(self, rt: Runtime, kind: JobKind, volume: str, run: Run) -> None:
+        job: Job = emit if kind is JobKind.EMISSION else receive
+        while not self._stop.is_set():
+            result = job(rt, volume)
+            if result.exit_code and not result.delivered:
+                run.fail()
+            if not result.more:
+                break
+        if run.outcome is Outcome.OK:  # the queue drained without a failed batch
+            rt.metrics.reconcile_last_success.set(time.time())
 
     def _purge(self) -> None:
-        try:
-            purge_trash(self.rt)
-        except Exception:
-            log.exception("trash purge failed")
+        with self.session.runtime() as rt, job_run(rt.metrics, JobKind.PURGE):
+            purge_trash(rt)
 
     def _notify(self) -> None:
         """E-mail digests (rate-limited inside notify_pass; a no-op without smtpHost)."""
-        try:
-            notify_pass(self.rt)
-        except Exception:
-            log.exception("e-mail notification failed")
+        with self.session.runtime() as rt, job_run(rt.metrics, JobKind.NOTIFY):
+            notify_pass(rt)
 
 
 def _now() -> Any:
-    from datetime import datetime
-
     return datetime.now().astimezone()

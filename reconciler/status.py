@@ -305,3 +305,38 @@ def listdown(tx: Tx, src: str, tgt: str, n: int, now: int) -> list[QueueEntry]:
     if tgt not in cfg.volumes:
         raise NotFound(f"tgt: no volume named {tgt!r}")
     return _entries(q.reception_queue(tx.conn, tgt, _check_n(n), now))
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """One reconciler process (`workers` row) and the leases it holds now."""
+
+    worker: str
+    host: str
+    pid: int
+    started: int  # ms
+    heartbeat: int  # ms
+    jobs: list[str]
+    leases: int
+    alive: bool  # its heartbeat is younger than leaseSeconds
+
+
+def worker_status(tx: Tx, now: int) -> list[WorkerStatus]:
+    """Behind `spctl get workers`, the workers part of `spctl status`, `/api/workers`."""
+    from reconciler.store import workers as w
+
+    lease_ms = int(float(tx.config().globals["leaseSeconds"]) * 1000)
+    held = {h.owner: h.files for h in w.held(tx.conn, now)}
+    return [
+        WorkerStatus(
+            worker=r.id,
+            host=r.host,
+            pid=r.pid,
+            started=r.started,
+            heartbeat=r.heartbeat,
+            jobs=[j for j in r.jobs.split(",") if j],
+            leases=held.get(r.id, 0),
+            alive=r.heartbeat >= now - lease_ms,
+        )
+        for r in w.list_workers(tx.conn)
+    ]

@@ -25,7 +25,16 @@ def pg_database() -> Iterator[str]:
 
 def _truncate(store: Store) -> None:
     with store.engine.begin() as conn:
-        for table in ("nodes", "file_sites", "site_counts", "meta", "applied", "signin_attempts"):
+        for table in (
+            "nodes",
+            "file_sites",
+            "site_counts",
+            "meta",
+            "applied",
+            "signin_attempts",
+            "workers",
+            "job_claims",
+        ):
             conn.execute(sa.text(f"DELETE FROM {table}"))
 
 

@@ -29,6 +29,7 @@ from reconciler.status import (
     listup,
     site_status,
     to_json,
+    worker_status,
 )
 from reconciler.store import Store, Tx
 
@@ -75,6 +76,13 @@ def metrics(request: Request) -> Response:
 @router.get("/api/status")
 def status(store: StoreDep, _user: Guest) -> Any:
     return to_json(_read(store, "Status", site_status))
+
+
+@router.get("/api/workers")
+def workers(store: StoreDep, _user: Guest) -> Any:
+    """The reconciler workers on this store: identity, heartbeat, running jobs, leases."""
+    now = now_ms()
+    return to_json(_read(store, "Workers", lambda tx: worker_status(tx, now)))
 
 
 @router.get("/api/describe/{path:path}")

@@ -24,6 +24,7 @@ from reconciler.cli.common import (
     clean_errors,
     fail,
     print_json,
+    print_output,
     target,
 )
 
@@ -162,14 +163,18 @@ def kind_arg(word: str) -> KindInfo:
 
 
 def get_cmd(
-    kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
+    kind: Annotated[str, typer.Argument(help=KINDS_HELP + ", or workers")],
     name: Annotated[str | None, typer.Argument(help="One object's name")] = None,
     output: OutputOpt = "table",
     db: DbOpt = None,
     server: ServerOpt = None,
 ) -> None:
-    """Show live objects; `-o yaml` prints manifests that apply back unchanged."""
+    """Show live objects (or `workers`: the reconciler processes); `-o yaml` prints
+    manifests that apply back unchanged."""
     import yaml
+
+    if kind in ("workers", "worker"):
+        return get_workers(output, db, server)
 
     from reconciler.cli.config_tables import table
     from reconciler.declarative import to_yaml
@@ -201,6 +206,21 @@ def get_cmd(
         typer.echo(table(info, items, wide=output == "wide"))
     else:
         typer.echo("No resources found.", err=True)
+
+
+def get_workers(output: str, db: str | None, server: str | None) -> None:
+    from reconciler.cli.status_cmds import fetch_workers, now_ms, render_workers
+
+    if output not in ("table", "wide", "json", "yaml"):
+        fail(f'unknown output format "{output}": use table, wide, json or yaml')
+    now = now_ms()
+    found = fetch_workers(target(db, server), now)
+    if output in ("json", "yaml"):
+        print_output(found, output)
+    elif found:
+        typer.echo(render_workers(found, now))
+    else:
+        typer.echo("No workers running.", err=True)
 
 
 def local_objects(t: Target, info: KindInfo, name: str | None) -> list[Any]:

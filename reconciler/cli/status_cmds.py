@@ -95,6 +95,27 @@ def render_status(sites: list[dict[str, Any]], now: int) -> str:
     return _table(headers, rows)
 
 
+def fetch_workers(t: Target, now: int) -> list[dict[str, Any]]:
+    from reconciler.status import worker_status
+
+    found: list[dict[str, Any]] = fetch(t, "/api/workers", lambda tx: worker_status(tx, now), {})
+    return found
+
+
+def render_workers(workers: list[dict[str, Any]], now: int) -> str:
+    """The reconciler processes: `spctl get workers`, and under `spctl status`."""
+    from reconciler.status import human_age, iso_time
+
+    headers = ["WORKER", "HOST", "PID", "STARTED", "LAST HEARTBEAT", "JOBS", "LEASES"]
+    rows = [
+        [w["worker"], w["host"], str(w["pid"]), iso_time(w["started"]),
+         human_age(w["heartbeat"], now) + ("" if w["alive"] else " (silent)"),
+         ",".join(w["jobs"]) or "-", str(w["leases"])]
+        for w in workers
+    ]  # fmt: skip
+    return _table(headers, rows)
+
+
 def render_file(d: dict[str, Any]) -> str:
     from reconciler.status import human_bytes, iso_time
 
@@ -136,11 +157,15 @@ def register(app: typer.Typer) -> None:
         from reconciler.status import site_status
 
         check_output(output)
-        sites = fetch(target(db, server), "/api/status", site_status, {})
+        t = target(db, server)
+        sites = fetch(t, "/api/status", site_status, {})
         if output != "table":
             print_output(sites, output)
         else:
-            typer.echo(render_status(sites, now_ms()))
+            now = now_ms()
+            workers = fetch_workers(t, now)
+            shown = render_status(sites, now)
+            typer.echo(shown + ("\n\n" + render_workers(workers, now) if workers else ""))
 
     @describe.command("file")
     @clean_errors

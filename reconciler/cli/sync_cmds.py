@@ -28,7 +28,14 @@ if TYPE_CHECKING:  # imported where used: `spctl get` and `--help` need none of 
 LogOpt = Annotated[
     str, typer.Option("--log-level", help="debug, info, warning or error (logs go to stderr)")
 ]
-OnceOpt = Annotated[bool, typer.Option("--once", help="One pass, then exit (1 if errors remain)")]
+OnceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--once",
+        help="Run until nothing can move, then exit: 0 done, 1 errors remain, "
+        "4 work leased by another worker or waiting for a retry",
+    ),
+]
 MetricsPortOpt = Annotated[
     int | None, typer.Option("--metrics-port", help="Serve /metrics on this port")
 ]
@@ -158,13 +165,11 @@ def register(app: typer.Typer) -> None:
         session = open_session(store, metrics=metrics)
         try:
             if once:
-                errors = reconcile_once(session.rt)
-                typer.echo(
-                    "reconcile: errors remain (see spctl status)"
-                    if errors
-                    else "reconcile: done, nothing left that can move"
-                )
-                raise typer.Exit(1 if errors else 0)
+                with session.runtime() as rt:
+                    errors = reconcile_once(rt)
+                code, message = _once_outcome(store, session.worker.id, errors)
+                typer.echo(f"reconcile: {message}")
+                raise typer.Exit(code)
             loop = Scheduler(session)
             loop.start()
             try:
@@ -227,6 +232,24 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         fail(f"cannot listen on {host}:{port}: {reason} (choose another --port)")
+
+
+EXIT_WAITING = 4  # `reconcile --once`: work left is leased elsewhere or waits for a retry
+
+
+def _once_outcome(store: Store, me: str, errors: bool) -> tuple[int, str]:
+    """Exit code and message of `--once`: 0 only when the desired state is reached."""
+    from reconciler.runtime import now_ms
+    from reconciler.scheduler import leftover
+
+    left = leftover(store, me=me, now=now_ms())
+    if left.waiting:
+        return EXIT_WAITING, left.describe() + (" (see spctl status)" if errors else "")
+    if errors:
+        return 1, "errors remain (see spctl status)"
+    if left.pending:
+        return 1, f"{left.pending} copies pending that nothing can move now (see spctl status)"
+    return 0, "done, nothing left that can move"
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:

@@ -14,6 +14,9 @@
 - `applied`: ids of objects that `spctl apply` owns (prune only touches these).
 - `signin_attempts`: failed sign-ins per account and per client address in the current
   window (the brute-force limit, shared by every API process on the store).
+- `workers`: the reconciler processes (`reconciler.workers`): identity, heartbeat, jobs
+  running; `file_sites.lease_owner` names a row here.
+- `job_claims`: single-run jobs claimed once per period across workers (`store.workers`).
 Flags are small integers (0/1) so that partial-index predicates read the same on SQLite and
 PostgreSQL.
 """
@@ -101,6 +104,28 @@ signin_attempts = sa.Table(
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("window_start", sa.BigInteger, nullable=False),
+)
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("boot_id", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("proc_start", sa.BigInteger, nullable=False),  # clock ticks after boot
+    sa.Column("started", sa.BigInteger, nullable=False),  # ms
+    sa.Column("heartbeat", sa.BigInteger, nullable=False),  # ms
+    sa.Column("jobs", sa.Text, nullable=False, server_default=""),  # running job ids
+)
+
+job_claims = sa.Table(
+    "job_claims",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),  # `scan:paris`, `purge`, `notify`...
+    sa.Column("last_run", sa.BigInteger),  # ms, when the last run started
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", sa.BigInteger),
 )
 
 # The work queues (partial indexes over pending rows, in work order). Declared here and

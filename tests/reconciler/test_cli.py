@@ -1,12 +1,15 @@
 """`spctl reconcile` as a user runs it: a separate process on the store file.
 
-`--once` exits 0 when everything that can move has moved and 1 when errors remain; the loop
-serves /metrics on `--metrics-port` and stops cleanly on SIGTERM.
+`--once` exits 0 only when the desired state is reached, 4 when what is left is leased by
+another live worker or waits for a retry (saying how many and until when), 1 when errors
+remain otherwise; the loop serves /metrics on `--metrics-port` and stops cleanly on SIGTERM.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.runtime import now_ms
+from reconciler.scheduler import open_session
+from reconciler.store import queue
 from tests.reconciler.conftest import World, WorldFactory, same_copy
 from tests.support.sshd import free_port
 
@@ -34,7 +40,7 @@ def spctl(w: World, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_reconcile_once_exits_zero_when_done_and_one_when_errors_remain(
+def test_reconcile_once_exits_zero_when_done_and_four_when_a_file_waits_for_retry(
     world: WorldFactory, tmp_path: Path
 ) -> None:
     w: World = world("paris", "london")
@@ -48,9 +54,40 @@ def test_reconcile_once_exits_zero_when_done_and_one_when_errors_remain(
 
     w.publish("paris", "/missing.exr", None)
     failed = spctl(w, "reconcile", "--once", home=tmp_path)
-    assert failed.returncode == 1
-    assert failed.stdout == "reconcile: errors remain (see spctl status)\n"
+    assert failed.returncode == 4, failed.stderr
+    assert re.fullmatch(
+        r"reconcile: 1 waits for retry \(next at \d\d:\d\d:\d\d\) \(see spctl status\)\n",
+        failed.stdout,
+    )
     assert w.doc("/missing.exr")["syncError_hub"] == 23
+
+
+def test_reconcile_once_names_the_live_worker_holding_files_and_exits_four(
+    world: WorldFactory, tmp_path: Path
+) -> None:
+    w: World = world("paris", "london")
+    for i in range(3):
+        w.publish("paris", f"/held/{i}.exr", b"held")
+    w.publish("paris", "/free.exr", b"free")
+    other = open_session(w.store, worker_id="render7:4242")  # alive: this test's process
+    try:
+        until = now_ms() + 60_000
+        with w.store.write() as tx:
+            ids = [f"/held/{i}.exr" for i in range(3)]
+            assert queue.claim(tx.conn, "hub", ids, other.worker.id, now_ms(), until) == ids
+        left = spctl(w, "reconcile", "--once", home=tmp_path)
+        assert left.returncode == 4, left.stderr
+        assert re.fullmatch(
+            r"reconcile: 3 files leased by worker render7:4242 until \d\d:\d\d:\d\d\n",
+            left.stdout,
+        )
+        assert same_copy(w.path("paris", "/free.exr"), w.path("london", "/free.exr"))
+        assert not w.path("hub", "/held/0.exr").exists()
+    finally:
+        other.close()  # its leases go with it: the next run moves everything
+    done = spctl(w, "reconcile", "--once", home=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "reconcile: done, nothing left that can move\n")
+    assert same_copy(w.path("paris", "/held/2.exr"), w.path("london", "/held/2.exr"))
 
 
 @pytest.mark.parametrize(
@@ -145,3 +182,31 @@ def test_scan_names_an_unknown_volume(world: WorldFactory, tmp_path: Path) -> No
     result = spctl(w, "scan", "nowhere", home=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("error: VOLUME: no volume named 'nowhere' (volumes: paris)")
+
+
+def test_get_workers_and_status_list_the_live_workers(world: WorldFactory, tmp_path: Path) -> None:
+    w: World = world("paris")
+    w.publish("paris", "/a.exr", b"a")
+    assert spctl(w, "get", "workers", home=tmp_path).stderr == "No workers running.\n"
+    other = open_session(w.store, worker_id="render7:4242")
+    try:
+        with w.store.write() as tx:
+            queue.claim(tx.conn, "hub", ["/a.exr"], "render7:4242", now_ms(), now_ms() + 60_000)
+        with other.worker.running("emission:paris"):  # a job running across the reads
+            other.worker.beat()
+            shown = spctl(w, "get", "workers", home=tmp_path)
+            assert shown.returncode == 0, shown.stderr
+            header, row = shown.stdout.splitlines()
+            assert header.split() == ["WORKER", "HOST", "PID", "STARTED", "LAST", "HEARTBEAT",
+                                      "JOBS", "LEASES"]  # fmt: skip
+            assert row.split()[:3] == ["render7:4242", os.uname().nodename, str(os.getpid())]
+            assert row.split()[-2:] == ["emission:paris", "1"]
+            listed = spctl(w, "get", "workers", "-o", "json", home=tmp_path).stdout
+            (as_json,) = json.loads(listed)
+            assert as_json["jobs"] == ["emission:paris"] and as_json["leases"] == 1
+            assert as_json["alive"] is True
+            status = spctl(w, "status", home=tmp_path)
+            assert "\nWORKER " in status.stdout and "render7:4242" in status.stdout
+    finally:
+        other.close()
+    assert spctl(w, "get", "workers", home=tmp_path).stdout == ""

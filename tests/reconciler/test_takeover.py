@@ -1,0 +1,102 @@
+"""Fast takeover (issue 12): a worker SIGKILLed mid-pass is replaced within seconds.
+
+`spctl reconcile` moves a few hundred small files to real sshd sites, slowed with a user
+rsync option so the kill lands while batches are leased and marked `syncing_`. The whole
+process group is killed. A new `spctl reconcile --once` on the same host sees the dead
+owner's row (its pid gone), takes its leases over at once instead of waiting `leaseSeconds`
+(left at its default, 30 s), clears the stale `syncing_` keys and delivers everything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from reconciler.store.schema import file_sites
+from reconciler.store.workers import list_workers
+from tests.reconciler.conftest import World, WorldFactory, same_copy
+
+pytestmark = pytest.mark.ssh
+
+SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
+FILES = 300
+
+
+def _leases(w: World) -> dict[str, int]:
+    c = file_sites.c
+    with w.store.read() as tx:
+        rows = tx.conn.execute(
+            sa.select(c.lease_owner, sa.func.count())
+            .where(c.lease_owner.is_not(None))
+            .group_by(c.lease_owner)
+        )
+        return {str(owner): int(n) for owner, n in rows}
+
+
+def _no_false_synced(w: World) -> int:
+    count = 0
+    for file_id, doc in w.docs().items():
+        for site in ("hub", "london"):
+            if f"synced_{site}" in doc:
+                assert same_copy(w.path("paris", file_id), w.path(site, file_id)), (file_id, site)
+                count += 1
+    return count
+
+
+def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
+    world: WorldFactory, tmp_path: Path
+) -> None:
+    w: World = world("paris", "london")  # leaseSeconds and heartbeatSeconds: the defaults
+    # ~4 KiB files, 20 per batch, 40 KiB/s: about 2 s per batch, so the kill lands mid-batch
+    w.volume("paris", rsync_args="--bwlimit=40", syncAmountEmission=20)
+    w.volume("london", rsync_args="--bwlimit=40", syncAmountReception=20)
+    files = [f"/seq/f{i:03d}.dpx" for i in range(FILES)]
+    for i, file_id in enumerate(files):
+        w.publish("paris", file_id, i.to_bytes(2, "big") * 2048)
+    env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
+    argv = [*SPCTL, "reconcile", "--db", str(w.store.engine.url), "--log-level", "warning"]
+
+    first = subprocess.Popen(
+        argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            docs = list(w.docs().values())
+            if sum("synced_hub" in d for d in docs) >= 20 and any("syncing_hub" in d for d in docs):
+                break
+            time.sleep(0.05)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+
+    held = _leases(w)
+    dead = f"{os.uname().nodename}:{first.pid}"
+    assert set(held) == {dead}, held  # the killed worker still holds its batches
+    with w.store.read() as tx:
+        assert [r.id for r in list_workers(tx.conn)] == [dead]
+    assert any("syncing_hub" in d for d in w.docs().values())
+    _no_false_synced(w)
+
+    w.volume("paris", rsync_args="")
+    w.volume("london", rsync_args="")
+    started = time.monotonic()
+    done = subprocess.run([*argv, "--once"], env=env, capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - started
+    assert (done.returncode, done.stdout) == (0, "reconcile: done, nothing left that can move\n"), (
+        done.stderr
+    )
+    assert took < 25, took  # well before the dead worker's 30 s leases would have lapsed
+    assert _no_false_synced(w) == 2 * FILES
+    for doc in w.docs().values():
+        assert not [k for k in doc if k.startswith(("syncing_", "syncError_"))], doc
+    assert _leases(w) == {}
+    with w.store.read() as tx:
+        assert list_workers(tx.conn) == []  # the dead row taken over, the --once row removed
