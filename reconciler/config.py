@@ -252,6 +252,7 @@ _VOLATILE_KEYS = frozenset(
         "notifiedState",
         "lastNotification",
         "notifyError",
+        "notifyIntent",
         "rsync_args",
         "rsync_env",
         "notifiedEmails",

@@ -13,10 +13,19 @@ are the global parameters `smtpHost`, `smtpPort`, `smtpFrom`, `smtpUser`,
 connection must be SMTPS (port 465) or upgraded by STARTTLS, else nothing is sent unless
 `smtpAllowPlaintext: true` (a server on a trusted local link). A pass that could not send
 records why on the volumes left waiting (`notifyError`, cleared by the next mail sent).
+
+Several workers may run a pass at once: a digest is sent once. Its intent is recorded first
+(`notifyIntent` on the volume: the state, when, which worker), then the mail is sent, then
+it is marked sent (`notifiedState`, `lastNotification`) and the intent removed. A worker
+that finds an intent of a live worker leaves that digest alone; an intent left by a worker
+that died (no live row in `workers`) is taken as sent, since the mail may have left: a
+crash costs at worst that one mail, never a duplicate. A mail refused by the server
+removes its intent (it had not left) and is planned again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import smtplib
@@ -31,7 +40,7 @@ import sqlalchemy as sa
 
 from reconciler.config import GlobalParameters, SyncConfig
 from reconciler.domain import Direction, error_key, last_attempt_key
-from reconciler.runtime import Runtime
+from reconciler.runtime import Runtime, now_ms
 from reconciler.status import exit_code_text, iso_time, ms_value, reachable
 from reconciler.store import Tx
 from reconciler.store.schema import file_sites
@@ -57,6 +66,7 @@ class Digest:
     subject: str
     body: str
     state: str  # the notifiedState to record once sent
+    last: int | None = None  # the volume's lastNotification when planned
 
 
 def plan_digest(
@@ -165,7 +175,7 @@ def plan_pass(tx: Tx, now: int) -> list[Digest]:
             min_interval_s=interval,
         )
         if digest is not None:
-            digests.append(digest)
+            digests.append(dataclasses.replace(digest, last=since))
     return digests
 
 
@@ -229,26 +239,72 @@ def notify_pass(rt: Runtime, env: Mapping[str, str] | None = None) -> int:
         params = tx.config().globals
         if not str(params["smtpHost"] or ""):
             return 0
+    _settle_orphans(rt)
+    with rt.store.read() as tx:
         digests = plan_pass(tx, now)
     if not digests:
         return 0
+    done: list[str] = []  # sent here, or being sent by another worker
     sent = 0
     try:
         with smtp_session(params, os.environ if env is None else env) as smtp:
             for digest in digests:
-                smtp.send_message(message(digest, str(params["smtpFrom"])))
-                with rt.store.write() as tx:
-                    tx.patch(
-                        f"volume/{digest.volume}",
-                        {"notifiedState": digest.state, "lastNotification": now,
-                         "notifyError": None},
-                    )  # fmt: skip
+                if not _intend(rt, digest, now):
+                    done.append(digest.volume)  # another worker is sending it
+                    continue
+                try:
+                    smtp.send_message(message(digest, str(params["smtpFrom"])))
+                except (OSError, smtplib.SMTPException):
+                    _patch(rt, digest.volume, {"notifyIntent": None})  # it had not left
+                    raise
+                _patch(rt, digest.volume, {"notifiedState": digest.state,
+                                           "lastNotification": now, "notifyError": None,
+                                           "notifyIntent": None})  # fmt: skip
+                done.append(digest.volume)
                 sent += 1
     except (OSError, smtplib.SMTPException) as exc:
         error = str(exc) if isinstance(exc, PlaintextLogin) else f"SMTP failed: {exc}"
         log.warning("notifications: %s:%s: %s", params["smtpHost"], params["smtpPort"], error)
-        _record_error(rt, [d.volume for d in digests[sent:]], error)
+        _record_error(rt, [d.volume for d in digests if d.volume not in done], error)
     return sent
+
+
+def _patch(rt: Runtime, volume: str, keys: dict[str, Any]) -> None:
+    with rt.store.write() as tx:
+        tx.patch(f"volume/{volume}", keys)
+
+
+def _intend(rt: Runtime, digest: Digest, now: int) -> bool:
+    """Record the intent to send `digest`, unless another worker did or it went meanwhile."""
+    with rt.store.write() as tx:
+        (doc,) = tx.get_many([f"volume/{digest.volume}"], for_update=True)
+        if doc is None or doc.get("notifyIntent") or doc.get("lastNotification") != digest.last:
+            return False
+        intent = {"state": digest.state, "at": now, "by": rt.worker_id}
+        tx.patch(f"volume/{digest.volume}", {"notifyIntent": intent})
+    return True
+
+
+def _settle_orphans(rt: Runtime) -> None:
+    """Intents whose worker is gone count as sent: the mail may have left before it died."""
+    from reconciler.store import workers
+
+    now = rt.clock()
+    with rt.store.write() as tx:
+        cfg = tx.config()
+        lease_ms = int(float(cfg.globals["leaseSeconds"]) * 1000)
+        beat_after = now_ms() - lease_ms  # heartbeats are wall-clock times
+        live = {w.id for w in workers.list_workers(tx.conn) if w.heartbeat >= beat_after}
+        live.discard(rt.worker_id)  # ours, at the start of a pass: an earlier process's
+        for name in cfg.volumes:
+            doc = tx.get(f"volume/{name}") or {}
+            intent = doc.get("notifyIntent")
+            if not isinstance(intent, dict) or intent.get("by") in live:
+                continue
+            log.warning("digest for %s: its sender %s died; taken as sent", name, intent.get("by"))
+            tx.patch(f"volume/{name}", {"notifiedState": intent.get("state"),
+                                        "lastNotification": intent.get("at", now),
+                                        "notifyIntent": None})  # fmt: skip
 
 
 def _record_error(rt: Runtime, volumes: Sequence[str], error: str) -> None:

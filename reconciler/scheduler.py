@@ -6,7 +6,9 @@ until nothing that can move is pending; `leftover` says what is still pending an
 (leased by another worker, waiting for a retry). `Scheduler` (APScheduler 3.x) keeps, per
 enabled volume, an emission, a reception and (with discovery) a scan job, each
 `max_instances=1` with jitter, and follows configuration changes by re-reading it.
-Every job run is counted by kind and outcome (`syncplanet_job_runs_total`), and
+Scans, deletion propagation, trash purge and digests are claimed once per period across
+workers (`job_claims`, `Scheduler._claimed`). Every job run is counted by kind and outcome
+(`syncplanet_job_runs_total`), and
 `reconcile_last_success` moves only when a pass or a transfer job completes without error.
 """
 
@@ -15,8 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -328,7 +331,7 @@ class Scheduler:
             self._aps.add_job(
                 self._work,
                 "interval",
-                args=(kind, volume),
+                args=(kind, volume, every),
                 seconds=every,
                 jitter=self.jitter,
                 id=job_id,
@@ -336,19 +339,45 @@ class Scheduler:
             )
             self._jobs[job_id] = (kind, every)
 
-    def _work(self, kind: JobKind, volume: str) -> None:
-        """One job run: continuous while work remains, then back to the interval."""
-        with (
-            self.session.runtime() as rt,
-            self.session.worker.running(f"{kind.value}:{volume}"),
-            job_run(rt.metrics, kind, volume) as run,
-        ):
-            if kind is JobKind.SCAN:
-                _scan(rt, volume, run)
-            elif kind is JobKind.DELETIONS:
-                _delete(rt, volume, run)
-            else:
-                self._transfers(rt, kind, volume, run)
+    def _work(self, kind: JobKind, volume: str, every: float) -> None:
+        """One job run: continuous while work remains, then back to the interval.
+
+        Transfers share out their files through leases; a scan or a deletion propagation is
+        one run per period across every worker on the store (`job_claims`)."""
+        job_id = f"{kind.value}:{volume}"
+        period = every if kind in (JobKind.SCAN, JobKind.DELETIONS) else 0.0
+        with self.session.runtime() as rt, self._claimed(rt, job_id, period) as ours:
+            if not ours:
+                return
+            with self.session.worker.running(job_id), job_run(rt.metrics, kind, volume) as run:
+                if kind is JobKind.SCAN:
+                    _scan(rt, volume, run)
+                elif kind is JobKind.DELETIONS:
+                    _delete(rt, volume, run)
+                else:
+                    self._transfers(rt, kind, volume, run)
+
+    @contextmanager
+    def _claimed(self, rt: Runtime, job_id: str, every: float) -> Iterator[bool]:
+        """Whether this worker runs `job_id` now: always if `every` is 0, else if it wins
+        the period's claim (released at the end; the heartbeat renews it meanwhile)."""
+        if not every:
+            yield True
+            return
+        now = rt.clock()
+        # a little under the interval: timers of different workers drift by their jitter
+        period_ms = int(max(0.0, every * 0.9 - self.jitter) * 1000)
+        until = now + self.session.worker.lease_ms
+        with rt.store.write() as tx:
+            ours = worker_rows.claim_job(
+                tx.conn, job_id, rt.worker_id, now=now, period_ms=period_ms, until=until
+            )
+        try:
+            yield ours
+        finally:
+            if ours:
+                with rt.store.write() as tx:
+                    worker_rows.finish_job(tx.conn, job_id, rt.worker_id)
 
     def _transfers(self, rt: Runtime, kind: JobKind, volume: str, run: Run) -> None:
         job: Job = emit if kind is JobKind.EMISSION else receive
@@ -362,13 +391,17 @@ class Scheduler:
             rt.metrics.reconcile_last_success.set(time.time())
 
     def _purge(self) -> None:
-        with self.session.runtime() as rt, job_run(rt.metrics, JobKind.PURGE):
-            purge_trash(rt)
+        with self.session.runtime() as rt, self._claimed(rt, "purge", self.purge_every) as ours:
+            if ours:
+                with job_run(rt.metrics, JobKind.PURGE):
+                    purge_trash(rt)
 
     def _notify(self) -> None:
         """E-mail digests (rate-limited inside notify_pass; a no-op without smtpHost)."""
-        with self.session.runtime() as rt, job_run(rt.metrics, JobKind.NOTIFY):
-            notify_pass(rt)
+        with self.session.runtime() as rt, self._claimed(rt, "notify", self.notify_every) as ours:
+            if ours:
+                with job_run(rt.metrics, JobKind.NOTIFY):
+                    notify_pass(rt)
 
 
 def _now() -> Any:

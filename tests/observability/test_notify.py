@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from email.message import Message
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import pytest
 
 from reconciler.notify import Failure, notify_pass, plaintext_refusal, plan_digest
-from reconciler.runtime import Runtime
-from reconciler.store import Store
+from reconciler.runtime import Runtime, now_ms
+from reconciler.store import Store, workers
 from reconciler.transport.shells import LocalShell
 from reconciler.transport.ssh import SshSettings
+from reconciler.workers import identity
 from tests.observability.seed import CONFIG, MIN, NOW, seed
 from tests.support.smtp import Sink, smtp_sink
 from tests.support.sshd import free_port
@@ -191,3 +193,76 @@ def test_plan_digest_decisions() -> None:
     recent = {**down, "lastNotification": NOW - 599_000}
     assert digest_for(recent, [fail]) is None
     assert digest_for({**down, "lastNotification": NOW - 600_000}, [fail]) is not None
+
+
+# ---- one digest whatever the number of workers (issue 12) ------------------------------
+
+
+def _runtime(store: Store, worker_id: str) -> Runtime:
+    return Runtime(store=store, shell=LocalShell(), ssh=SshSettings(), clock=Clock(),
+                   worker_id=worker_id)  # fmt: skip
+
+
+def _tokyo(store: Store) -> dict[str, Any]:
+    with store.read() as tx:
+        doc = tx.get("volume/tokyo")
+    assert doc is not None
+    return doc
+
+
+def test_two_workers_at_once_send_one_digest(store: Store, smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    seed(store, config=config(port))
+    set_tokyo(store, lastConnectionAttempt=NOW)
+    sent: list[int] = []
+    threads = [
+        threading.Thread(target=lambda i=i: sent.append(notify_pass(_runtime(store, f"w{i}"))))
+        for i in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(sent) == [0, 0, 0, 1]
+    assert [m["Subject"] for _, m in sink.messages] == ["[SyncPlanet] tokyo is unreachable"]
+    tokyo = _tokyo(store)
+    assert tokyo["notifiedState"] == "down" and "notifyIntent" not in tokyo
+
+
+def test_an_intent_left_by_a_dead_sender_counts_as_sent(
+    store: Store, smtp: tuple[Sink, int]
+) -> None:
+    """The worker died between recording its intent and marking the mail sent: the mail may
+    have left, so it is not sent again; the news is recorded as notified."""
+    sink, port = smtp
+    seed(store, config=config(port))
+    intent = {"state": "down", "at": NOW - MIN, "by": "render7:4242"}  # no such worker
+    set_tokyo(store, lastConnectionAttempt=NOW, notifyIntent=intent)
+    assert notify_pass(_runtime(store, "w1")) == 0
+    assert sink.messages == []
+    tokyo = _tokyo(store)
+    assert (tokyo["notifiedState"], tokyo["lastNotification"]) == ("down", NOW - MIN)
+    assert "notifyIntent" not in tokyo
+
+
+def test_an_intent_of_a_live_worker_is_left_to_it(store: Store, smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    seed(store, config=config(port))
+    with store.write() as tx:
+        workers.register(tx.conn, identity("render7:4242", now_ms()))  # alive: it beat now
+    intent = {"state": "down", "at": NOW, "by": "render7:4242"}
+    set_tokyo(store, lastConnectionAttempt=NOW, notifyIntent=intent)
+    assert notify_pass(_runtime(store, "w1")) == 0
+    assert sink.messages == []
+    assert _tokyo(store)["notifyIntent"] == intent
+
+
+def test_smtp_away_leaves_no_intent_behind(store: Store) -> None:
+    closed = free_port()
+    docs = config(closed)
+    seed(store, config=docs)
+    set_tokyo(store, lastConnectionAttempt=NOW)
+    rt = _runtime(store, "w1")
+    assert notify_pass(rt) == 0  # the SMTP server is away: nothing left, nothing recorded
+    tokyo = _tokyo(store)
+    assert "notifyIntent" not in tokyo and "notifiedState" not in tokyo
