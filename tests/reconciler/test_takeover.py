@@ -100,3 +100,51 @@ def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
     assert _leases(w) == {}
     with w.store.read() as tx:
         assert list_workers(tx.conn) == []  # the dead row taken over, the --once row removed
+
+
+def _synced_hub(w: World) -> int:
+    return sum("synced_hub" in d for d in w.docs().values())
+
+
+def test_killed_at_three_moments_each_restart_resumes_within_seconds(
+    world: WorldFactory, tmp_path: Path
+) -> None:
+    """The loop (`spctl reconcile`) is killed three times at different points of a 300-file
+    pass; after each restart the dead worker's leases are gone and files move again within
+    `heartbeatSeconds` + 5 s, not after `leaseSeconds`."""
+    w: World = world("paris", "london")
+    w.volume("paris", rsync_args="--bwlimit=60", syncAmountEmission=20)
+    w.volume("london", rsync_args="--bwlimit=60", syncAmountReception=20)
+    for i in range(FILES):
+        w.publish("paris", f"/seq/g{i:03d}.dpx", i.to_bytes(2, "big") * 2048)
+    env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
+    argv = [*SPCTL, "reconcile", "--db", str(w.store.engine.url), "--log-level", "warning"]
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    proc = start()
+    try:
+        for target in (1, 80, 180):  # just after a claim, mid-pass, late in the pass
+            deadline = time.monotonic() + 60
+            while _synced_hub(w) < target and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            _no_false_synced(w)
+            before, dead = _synced_hub(w), proc.pid
+            proc = start()
+            restarted = time.monotonic()
+            while _synced_hub(w) <= before:  # heartbeatSeconds (10) + 5 s at most
+                assert time.monotonic() - restarted < 10 + 5, "delivery did not resume"
+                time.sleep(0.05)
+            assert not [o for o in _leases(w) if o.endswith(f":{dead}")]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    w.volume("paris", rsync_args="")
+    w.volume("london", rsync_args="")
+    done = subprocess.run([*argv, "--once"], env=env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "reconcile: done, nothing left that can move\n")
+    assert _no_false_synced(w) == 2 * FILES
