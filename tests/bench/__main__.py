@@ -48,6 +48,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="factor on the default sizes (0.1 = a quick run); sets BENCH_SCALE",
     )
+    parser.add_argument(
+        "--disk",
+        action="store_true",
+        help="transfer trees on the shared disk instead of tmpfs (/dev/shm); sets BENCH_DISK",
+    )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
     wanted = [*args.names, *(n for item in args.only for n in item.split(",") if n)]
@@ -67,6 +72,8 @@ def main(argv: list[str]) -> int:
         return 0
     if args.scale is not None:
         os.environ["BENCH_SCALE"] = str(args.scale)
+    if args.disk:
+        os.environ["BENCH_DISK"] = "1"
     failed = 0
     for name in args.chosen:
         print(f"=== bench_{name}", flush=True)

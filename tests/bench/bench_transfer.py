@@ -1,36 +1,65 @@
-"""Benchmark: the reconciler against the raw rsync chain, over the same loopback sshd.
+"""Benchmark: the product as a user runs it against the raw rsync chain, same loopback sshds.
 
 Two workloads, each published at site A and delivered to the hub and sites B and C:
-- 10,000 files of 4 KiB (small-file throughput: per-call cost decides);
+- 10,000 files of 4 KiB (small-file throughput: the product's per-file cost decides);
 - 20 files of 100 MiB (streaming throughput).
 Reference: `rsync -a` of the same tree A -> hub, hub -> B, hub -> C, one after the other.
-Reconciler: from the publish (one `insert_many`) to every `synced_` key set, with
-`reconcile_once` (emission, then receptions of B and C in parallel).
+Product: from the first `POST /api/publish/` to a running `spctl serve` (uvicorn, its own
+process, pages of 1,000 files) to the exit of `spctl reconcile --once` (its own process: CLI
+start-up, store opening, emission, then the receptions of B and C), checked afterwards: every
+copy `synced_` on the hub, B and C.
 
-Environment: BENCH_SCALE (default 1) multiplies the file counts and the big file size
-(BENCH_SCALE=0.1: 1,000 small files, 20 files of 10 MiB); BENCH_AMOUNT overrides the batch
-size (`syncAmountEmission/Reception`), default: the configuration defaults; BENCH_ONLY=small
-or BENCH_ONLY=big runs one workload.
+Each round measures both, in alternating order (raw first on even rounds), with a fresh id
+prefix; the median of the per-round product/raw ratios is printed with every round's
+figures, because on a shared 2-core machine only a same-round comparison means anything.
+For the big files the CPU time of the product's own Python process per GiB delivered is
+printed too (its threads, not the rsync/ssh children it runs).
+
+The trees live on tmpfs (/dev/shm) so that storage does not hide the product's cost;
+`--disk` (BENCH_DISK=1) puts them on the shared disk (the system temporary directory).
+Environment: BENCH_SCALE multiplies the file counts and the big file size; BENCH_ROUNDS
+(default 3); BENCH_AMOUNT overrides `syncAmountEmission/Reception`; BENCH_ONLY=small|big
+runs one workload; BENCH_KEEP=1 keeps the working directory.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.domain import synced_key
-from reconciler.metrics import Metrics
-from reconciler.runtime import now_ms
-from reconciler.scheduler import open_session, reconcile_once
-from reconciler.store import Store
-from tests.support.sshd import SshKeys, SshSite, client_options
+import httpx
 
-KiB, MiB = 1024, 1024**2
+from reconciler.domain import synced_key
+from reconciler.store import Store
+from tests.bench import scale, scaled
+from tests.support.sshd import SshKeys, SshSite, client_options, free_port
+
+KiB, MiB, GiB = 1024, 1024**2, 1024**3
+ORIGIN, RECEIVERS = "paris", ("lyon", "nice")  # site A, sites B and C
+PAGE = 1000  # files per publish request
+PASSWORD = "bench-password-1"
+# `spctl` as its console script runs it, plus the process's own CPU time written at exit
+# (threads included; rsync/ssh children excluded) for the CPU-per-GiB figure.
+SPCTL = (
+    "import atexit, json, os, resource, sys\n"
+    "def _cpu():\n"
+    "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    c = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "    with open(os.environ['BENCH_CPU_OUT'], 'w') as fh:\n"
+    "        json.dump({'self': u.ru_utime + u.ru_stime,"
+    " 'children': c.ru_utime + c.ru_stime}, fh)\n"
+    "if os.environ.get('BENCH_CPU_OUT'): atexit.register(_cpu)\n"
+    "from reconciler.cli import main\n"
+    "sys.exit(main())\n"
+)
 
 
 @dataclass(frozen=True)
@@ -40,27 +69,41 @@ class Workload:
     size: int
 
 
-def _workloads(scale: float) -> list[Workload]:
+@dataclass(frozen=True)
+class Bench:
+    work: Path
+    keys: SshKeys
+    sites: dict[str, SshSite]
+    hub: Path
+    raw_hub: Path
+    db_url: str
+    api: str
+    token: str
+    env: dict[str, str]
+
+
+def _workloads() -> list[Workload]:
     return [
-        Workload("small", max(10, int(10_000 * scale)), 4 * KiB),
-        Workload("big", 20, max(MiB, int(100 * MiB * scale))),
+        Workload("small", scaled("BENCH_SMALL_FILES", 10_000), 4 * KiB),
+        Workload("big", 20, max(MiB, int(100 * MiB * scale()))),
     ]
 
 
 def _make_tree(root: Path, work: Workload) -> list[str]:
-    ids = []
+    """The files under `root`/`work.name`/; their ids relative to `root`."""
+    rels = []
     block = os.urandom(min(work.size, 4 * MiB))
     for i in range(work.files):
-        file_id = f"/{work.name}/d{i // 500:03d}/f{i:06d}.bin"
-        path = root / file_id.lstrip("/")
+        rel = f"{work.name}/d{i // 500:03d}/f{i:06d}.bin"
+        path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             left = work.size
             while left > 0:
                 fh.write(block[:left] if left < len(block) else block)
                 left -= len(block)
-        ids.append(file_id)
-    return ids
+        rels.append(rel)
+    return rels
 
 
 def _rsync(keys: SshKeys, port: int, src: str, dst: str) -> None:
@@ -68,113 +111,205 @@ def _rsync(keys: SshKeys, port: int, src: str, dst: str) -> None:
     subprocess.run(["rsync", "-a", "-e", rsh, src, dst], check=True)
 
 
-def _raw_chain(keys: SshKeys, sites: dict[str, SshSite], hub: Path, work: Workload) -> float:
-    a = sites["a"]
+def _raw_chain(b: Bench, sub: str) -> float:
+    """A -> hub, then hub -> B and hub -> C, one after the other; copies removed after."""
+    a = b.sites[ORIGIN]
     start = time.monotonic()
-    _rsync(keys, a.port, f"{a.user}@127.0.0.1:{a.root}/sp/{work.name}/", f"{hub}/{work.name}/")
-    for name in ("b", "c"):
-        site = sites[name]
+    _rsync(b.keys, a.port, f"{a.user}@127.0.0.1:{a.root}/sp/{sub}/", f"{b.raw_hub}/{sub}/")
+    for name in RECEIVERS:
+        site = b.sites[name]
         (site.root / "raw").mkdir(exist_ok=True)
-        _rsync(
-            keys,
-            site.port,
-            f"{hub}/{work.name}/",
-            f"{site.user}@127.0.0.1:{site.root}/raw/{work.name}/",
-        )
-    return time.monotonic() - start
+        _rsync(b.keys, site.port, f"{b.raw_hub}/{sub}/", f"{site.user}@127.0.0.1:{site.root}/raw/")
+    elapsed = time.monotonic() - start
+    shutil.rmtree(b.raw_hub / sub)
+    for name in RECEIVERS:
+        shutil.rmtree(b.sites[name].root / "raw")
+    return elapsed
 
 
-def _configure(store: Store, keys: SshKeys, sites: dict[str, SshSite], hub: Path) -> None:
+def _publish(b: Bench, ids: list[str]) -> None:
+    headers = {"Authorization": f"Bearer {b.token}"}
+    with httpx.Client(base_url=b.api, headers=headers, timeout=600) as client:
+        for at in range(0, len(ids), PAGE):
+            body = [{"_id": i, "origin": ORIGIN, "comment": "bench"} for i in ids[at : at + PAGE]]
+            reply = client.post("/api/publish/", json=body)
+            if reply.status_code != 201:
+                raise RuntimeError(f"publish: HTTP {reply.status_code} {reply.text[:200]}")
+
+
+def _product(b: Bench, sub: str, ids: list[str]) -> tuple[float, float, float]:
+    """Seconds from the first publish to the end of `spctl reconcile --once`; CPU of it."""
+    cpu_out = b.work / "cpu.json"
+    env = {**b.env, "BENCH_CPU_OUT": str(cpu_out)}
+    start = time.monotonic()
+    _publish(b, ids)
+    run = subprocess.run(
+        [sys.executable, "-c", SPCTL, "reconcile", "--once", "--log-level", "warning"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.monotonic() - start
+    if run.returncode != 0:
+        raise RuntimeError(f"spctl reconcile --once exited {run.returncode}: {run.stderr[-800:]}")
+    store = Store.open(b.db_url)
+    try:
+        with store.read() as tx:
+            docs = [d for d in tx.get_many(ids) if d is not None]
+    finally:
+        store.close()
+    missing = [d["_id"] for d in docs for s in ("hub", *RECEIVERS) if synced_key(s) not in d]
+    if missing or len(docs) != len(ids):
+        raise RuntimeError(f"the product did not converge: {len(missing)} copies missing")
+    for root in (b.hub, *(b.sites[n].root / "sp" for n in RECEIVERS)):
+        shutil.rmtree(root / sub, ignore_errors=True)
+    cpu = json.loads(cpu_out.read_text())
+    return elapsed, cpu["self"], cpu["children"]
+
+
+def _configure(b: Bench) -> None:
     amount = os.environ.get("BENCH_AMOUNT")
     extra = (
         {"syncAmountEmission": int(amount), "syncAmountReception": int(amount)} if amount else {}
     )
-    with store.write() as tx:
-        tx.put(
-            {"_id": "rsyncGlobalParameters", "name": "rsyncGlobalParameters", "enableScans": False}
-        )
-        tx.put(
-            {
-                "_id": "hub/hub",
-                "name": "hub",
-                "url": f"{hub}/",
-                "identityFile": str(keys.identity),
-                "knownHosts": str(keys.known_hosts),
-            }
-        )
-        for name, site in sites.items():
-            (site.root / "sp").mkdir(exist_ok=True)
+    store = Store.open(b.db_url)
+    try:
+        with store.write() as tx:
             tx.put(
                 {
-                    "_id": f"volume/{name}",
-                    "name": name,
-                    "url": f"ssh://{site.user}@127.0.0.1:{site.port}{site.root}/sp/",
-                    **extra,
+                    "_id": "rsyncGlobalParameters",
+                    "name": "rsyncGlobalParameters",
+                    "enableScans": False,
                 }
             )
-
-
-def _reconciler(store: Store, ids: list[str]) -> float:
-    start = time.monotonic()
-    stamp = now_ms()
-    with store.write() as tx:
-        tx.insert_many(
-            [
-                {"_id": f, "origin": "a", "time": stamp, "author": "bench", synced_key("a"): stamp}
-                for f in ids
-            ]
-        )
-    session = open_session(store, metrics=Metrics())
-    try:
-        errors = reconcile_once(session.rt, scans=False)
+            tx.put(
+                {
+                    "_id": "hub/hub",
+                    "name": "hub",
+                    "url": f"{b.hub}/",
+                    "identityFile": str(b.keys.identity),
+                    "knownHosts": str(b.keys.known_hosts),
+                }
+            )
+            for name, site in b.sites.items():
+                (site.root / "sp").mkdir(exist_ok=True)
+                url = f"ssh://{site.user}@127.0.0.1:{site.port}{site.root}/sp/"
+                tx.put({"_id": f"volume/{name}", "name": name, "url": url, **extra})
     finally:
-        session.close()
-    elapsed = time.monotonic() - start
-    with store.read() as tx:
-        docs = [d for d in tx.get_many(ids) if d is not None]
-    missing = [d["_id"] for d in docs for s in ("hub", "b", "c") if synced_key(s) not in d]
-    if errors or missing or len(docs) != len(ids):
-        raise RuntimeError(f"reconciler did not converge: {len(missing)} copies missing")
-    return elapsed
+        store.close()
+
+
+def _serve(work: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """`spctl serve` on the bench's store, started as a user starts it; waits for /healthz."""
+    log = (work / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SPCTL, "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"spctl serve did not start: {(work / 'serve.log').read_text()[-800:]}")
+
+
+def _round(b: Bench, work: Workload, rels: list[str], n: int) -> tuple[float, float, float, float]:
+    """One round: the tree moved to a fresh prefix, raw and product in alternating order."""
+    sp = b.sites[ORIGIN].root / "sp"
+    sub = f"r{n}"
+    (sp / sub).mkdir()
+    (sp / work.name).rename(sp / sub / work.name)
+    ids = [f"/{sub}/{rel}" for rel in rels]
+    if n % 2 == 0:
+        raw = _raw_chain(b, sub)
+        ours, cpu, children = _product(b, sub, ids)
+    else:
+        ours, cpu, children = _product(b, sub, ids)
+        raw = _raw_chain(b, sub)
+    (sp / sub / work.name).rename(sp / work.name)
+    (sp / sub).rmdir()
+    return raw, ours, cpu, children
+
+
+def _report(work: Workload, rounds: list[tuple[float, float, float, float]], base: Path) -> None:
+    delivered = 3 * work.files * work.size
+    mib = delivered / MiB
+    print(
+        f"{work.name}: {work.files} files x {work.size // KiB} KiB, delivered to hub + 2 sites "
+        f"({len(rounds)} rounds, trees on {base})",
+        flush=True,
+    )
+    for i, (raw, ours, cpu, children) in enumerate(rounds):
+        order = "raw first" if i % 2 == 0 else "product first"
+        print(
+            f"  round {i + 1}: raw {raw:7.2f} s ({mib / raw:7.1f} MiB/s)  product {ours:7.2f} s "
+            f"({mib / ours:7.1f} MiB/s)  ratio {ours / raw:5.2f}x  [{order}; reconcile CPU "
+            f"{cpu:.2f} s own, {children:.2f} s rsync/ssh]",
+            flush=True,
+        )
+    ratio = statistics.median(ours / raw for raw, ours, _, _ in rounds)
+    print(f"  median product/raw ratio: {ratio:.2f}x (throughput {100 / ratio:.0f}% of the chain)")
+    if work.name == "big":
+        per_gib = statistics.median(cpu for _, _, cpu, _ in rounds) / (delivered / GiB)
+        print(f"  product's own CPU (spctl reconcile process): {per_gib:.2f} s per GiB delivered")
+
+
+def _start(base: Path) -> Bench:
+    work = Path(tempfile.mkdtemp(prefix="bench-transfer-", dir=base))
+    keys = SshKeys(work / "keys")
+    sites = {n: SshSite(name=n, dir=work / f"site-{n}", keys=keys) for n in (ORIGIN, *RECEIVERS)}
+    for site in sites.values():
+        site.start()
+    (work / "hub").mkdir()
+    (work / "raw-hub").mkdir()
+    db_url = f"sqlite:///{work / 'bench.db'}"
+    home = work / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "SPCTL_HOME": str(home),
+        "SPCTL_DB": db_url,
+        "SPCTL_SECRET": "bench-secret",
+        "SPCTL_ADMIN_PASSWORD": PASSWORD,
+    }
+    return Bench(work, keys, sites, work / "hub", work / "raw-hub", db_url, "", "", env)
 
 
 def main() -> None:
-    scale = float(os.environ.get("BENCH_SCALE", "1"))
-    work_dir = Path(tempfile.mkdtemp(prefix="bench-transfer-"))
-    keys = SshKeys(work_dir / "keys")
-    sites = {
-        n: SshSite(name=n, dir=work_dir / f"site-{n}", keys=keys).start() for n in ("a", "b", "c")
-    }
-    raw_hub, hub = work_dir / "raw-hub", work_dir / "hub"
-    raw_hub.mkdir()
-    hub.mkdir()
-    store = Store.open(f"sqlite:///{work_dir / 'bench.db'}")
+    base = Path(tempfile.gettempdir() if os.environ.get("BENCH_DISK") else "/dev/shm")
+    rounds = max(1, int(os.environ.get("BENCH_ROUNDS") or 3))
+    bench = _start(base)
+    server: subprocess.Popen[bytes] | None = None
     try:
-        _configure(store, keys, sites, hub)
+        _configure(bench)
+        port = free_port()
+        server = _serve(bench.work, bench.env, port)
+        api = f"http://127.0.0.1:{port}"
+        signed = httpx.post(f"{api}/api/signIn", json={"username": "admin", "password": PASSWORD})
+        signed.raise_for_status()
+        bench = Bench(**{**bench.__dict__, "api": api, "token": signed.json()["token"]})
         only = os.environ.get("BENCH_ONLY")
-        for work in [w for w in _workloads(scale) if not only or w.name == only]:
-            ids = _make_tree(sites["a"].root / "sp", work)
-            total = work.files * work.size
-            raw = _raw_chain(keys, sites, raw_hub, work)
-            ours = _reconciler(store, ids)
-            mb = 3 * total / MiB
-            print(
-                f"{work.name}: {work.files} files x {work.size // KiB} KiB, "
-                f"delivered to hub + 2 sites",
-                flush=True,
-            )
-            print(f"  raw rsync chain : {raw:8.2f} s  ({mb / raw:8.1f} MiB/s)", flush=True)
-            print(f"  reconciler      : {ours:8.2f} s  ({mb / ours:8.1f} MiB/s)", flush=True)
-            print(
-                f"  ratio           : {ours / raw:8.2f} x the raw chain "
-                f"(throughput {100 * raw / ours:.0f}% of it)",
-                flush=True,
-            )
+        for work in [w for w in _workloads() if not only or w.name == only]:
+            rels = _make_tree(bench.sites[ORIGIN].root / "sp", work)
+            results = [_round(bench, work, rels, n) for n in range(rounds)]
+            _report(work, results, base)
+            shutil.rmtree(bench.sites[ORIGIN].root / "sp" / work.name)
     finally:
-        store.close()
-        for site in sites.values():
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        for site in bench.sites.values():
             site.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(bench.work, ignore_errors=True)
 
 
 if __name__ == "__main__":
