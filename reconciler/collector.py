@@ -11,6 +11,11 @@ at 1,000,000 files x 8 sites (`tests/bench/bench_metrics.py` measures it).
 site (the hub and each volume), whatever this process did since it started, with the value
 `spctl status` shows as reachable (1 yes, 0 no, NaN not tried yet, e.g. a disabled volume).
 
+`syncplanet_volume_mounted` (1, or 0 while the volume's marker says its share is not
+mounted: `mountError`, `reconciler.markers`; such a volume is also down) and
+`syncplanet_scan_deletions_held` (files the deletion guard holds until
+`spctl scan VOLUME --confirm-deletions`) come from the volumes' status keys too.
+
 Register it with `Metrics.register_store_collector(store)`.
 """
 
@@ -70,6 +75,16 @@ def site_up(tx: Tx, cfg: SyncConfig) -> dict[str, bool | None]:
     return out
 
 
+def volume_guards(tx: Tx, cfg: SyncConfig) -> dict[str, tuple[bool, int]]:
+    """Every volume: (mounted, deletions held), from its object's keys."""
+    out: dict[str, tuple[bool, int]] = {}
+    for name in cfg.volumes:
+        doc = tx.get(VOLUME_PREFIX + name) or {}
+        held = doc.get("deletionsHeld")
+        out[name] = (not doc.get("mountError"), held if isinstance(held, int) else 0)
+    return out
+
+
 class StoreCollector(Collector):
     """Gauges of SPEC §8 computed from the store at each scrape."""
 
@@ -96,12 +111,13 @@ class StoreCollector(Collector):
         yield from self._families()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        files, pending, oldest, up, store_up = self._families()
+        files, pending, oldest, up, store_up, mounted, held = self._families()
         try:
             with self.store.read() as tx:
                 cfg = tx.config()
                 gauges = read_gauges(tx.conn, cfg.sites)
                 answered = site_up(tx, cfg)
+                guards = volume_guards(tx, cfg)
         except sa.exc.SQLAlchemyError as exc:
             # A scrape must still return the counters; the alert on store_up says why.
             log.warning("metrics: store unreadable: %s", exc)
@@ -113,6 +129,9 @@ class StoreCollector(Collector):
                 self.on_site(site)
         for site, ok in answered.items():
             up.add_metric([site], math.nan if ok is None else float(ok))
+        for site, (is_mounted, held_files) in guards.items():
+            mounted.add_metric([site], float(is_mounted))
+            held.add_metric([site], held_files)
         for g in gauges:
             for state, value in g.files.items():
                 files.add_metric([g.site, state], value)
@@ -120,7 +139,7 @@ class StoreCollector(Collector):
             if g.oldest_pending_ms is not None:
                 oldest.add_metric([g.site], g.oldest_pending_ms / 1000)
         store_up.add_metric([], 1)
-        yield from (files, pending, oldest, up, store_up)
+        yield from (files, pending, oldest, up, store_up, mounted, held)
 
     @staticmethod
     def _families() -> tuple[GaugeMetricFamily, ...]:
@@ -147,5 +166,15 @@ class StoreCollector(Collector):
             ),
             GaugeMetricFamily(
                 "syncplanet_store_up", "1 if the store answered the last scrape", labels=[]
+            ),
+            GaugeMetricFamily(
+                "syncplanet_volume_mounted",
+                "0 while the volume's marker says its share is not mounted, else 1",
+                labels=["site"],
+            ),
+            GaugeMetricFamily(
+                "syncplanet_scan_deletions_held",
+                "Files gone from the volume that the deletion guard holds until confirmed",
+                labels=["site"],
             ),
         )

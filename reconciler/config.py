@@ -42,6 +42,10 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "smtpPasswordFromEnv": "",
     "smtpAllowPlaintext": False,  # a login over SMTP without TLS (trusted local link only)
     "notifyMinIntervalSeconds": 900,
+    # a scan that would mark more files deleted than this, or than this percentage of the
+    # volume's tracked files, marks none and waits for `spctl scan V --confirm-deletions`
+    "maxDeletionsPerScan": 1000,
+    "maxDeletionsPercent": 10,
 }
 
 HUB_DEFAULTS: dict[str, Any] = {
@@ -69,6 +73,8 @@ VOLUME_DEFAULTS: dict[str, Any] = {
     "rsync_args": "",
     "rsync_env": "",
     "notifiedEmails": "",
+    "maxDeletionsPerScan": -1,  # -1: the global value
+    "maxDeletionsPercent": -1,
 }
 
 SYNCTARGET_DEFAULTS: dict[str, Any] = {
@@ -249,6 +255,10 @@ _VOLATILE_KEYS = frozenset(
         "nextConnectionAttempt",
         "connectionFailures",
         "scannedOnce",
+        "volumeId",
+        "mountError",
+        "deletionsHeld",
+        "deletionsHeldReason",
         "notifiedState",
         "lastNotification",
         "notifyError",

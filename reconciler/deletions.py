@@ -7,7 +7,8 @@ lists them (`removal_queue`: deleted, held here, volume opts in), the volume's t
 moves a batch (`SiteTransport.move_to_trash`, one rsync run on the hub host per batch, see
 `reconciler.transport.commands.trash_argv`) and, once moved, this volume's `synced_<site>`
 key is removed, which takes the file off the queue. Files the transport could not move are
-skipped for the rest of the pass; an unreachable volume stops the pass.
+skipped for the rest of the pass; an unreachable volume stops the pass, and so does a
+volume whose marker says it is not mounted (`reconciler.markers`): nothing is moved there.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from reconciler.domain import synced_key
+from reconciler.markers import ensure_mounted
 from reconciler.runtime import Runtime
 from reconciler.store.queue import removal_queue
 from reconciler.transport.options import site_options
@@ -35,6 +37,13 @@ def propagate_deletions(rt: Runtime, volume: str) -> int:
         site = rt.site(parse_url(vol.url))
     except InvalidUrl as exc:
         log.error("propagateDeletions on %s: bad url: %s", volume, exc)
+        return 0
+    with rt.store.read() as tx:
+        if not removal_queue(tx.conn, volume, 1):
+            return 0  # nothing to move: no need to reach the volume
+    mount = ensure_mounted(rt, cfg, vol, site)
+    if mount.verdict is None or mount.not_mounted:
+        log.warning("propagateDeletions on %s: nothing moved: %s", volume, mount.message)
         return 0
     options, now = site_options(cfg, vol), rt.clock()  # one trash folder for the pass
     moved = 0

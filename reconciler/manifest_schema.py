@@ -127,6 +127,16 @@ def _int(minimum: int | None) -> Check:
     return check
 
 
+def _percent(minimum: int) -> Check:
+    def check(value: Any) -> str | None:
+        problem = _int(minimum)(value)
+        if problem is None and value > 100:
+            return f"Invalid value: {value}: must be at most 100"
+        return problem
+
+    return check
+
+
 def _str(value: Any) -> str | None:
     return None if isinstance(value, str) else f"Invalid value: {show(value)}: must be a string"
 
@@ -273,6 +283,7 @@ _RULES: dict[Kind, dict[str, Check]] = {
         "leaseSeconds": _int(1),
         "heartbeatSeconds": _int(1),
         "smtpPort": _int(1),
+        "maxDeletionsPercent": _percent(0),
         "rsync_args": _args,
         "rsync_env": _env,
         "smtpPasswordFromEnv": lambda v: None if v == "" else _env_name(v),
@@ -287,6 +298,8 @@ _RULES: dict[Kind, dict[str, Check]] = {
         "rsync_args": _args,
         "rsync_env": _env,
         "notifiedEmails": _emails,
+        "maxDeletionsPerScan": _int(-1),  # -1: the global value
+        "maxDeletionsPercent": _percent(-1),
     },
     Kind.USER: {
         "class": _class,

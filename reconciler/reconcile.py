@@ -20,6 +20,7 @@ from typing import Any
 
 from reconciler.config import SyncConfig, VolumeConfig
 from reconciler.domain import VOLUME_PREFIX, Direction, syncing_key
+from reconciler.markers import ensure_mounted
 from reconciler.planning import file_changes, select_batch, volume_status, volume_waiting
 from reconciler.runtime import Runtime
 from reconciler.store import queue
@@ -225,6 +226,10 @@ def _job(rt: Runtime, name: str, direction: Direction, ignore_backoff: bool) -> 
         return JobResult(name, direction, skipped=plan)
     if not plan.batch:
         return JobResult(name, direction)
+    # an unmounted share's empty mountpoint must be neither filled nor read from
+    mount = ensure_mounted(rt, plan.cfg, plan.volume, rt.site(plan.volume_url))
+    if mount.not_mounted:  # recorded as down: the next batch waits for its backoff
+        return JobResult(name, direction, skipped=mount.message)
     lease_ms = int(float(plan.cfg.globals["leaseSeconds"]) * 1000)
     items = _claim(rt, plan, now, lease_ms)
     if not items:  # another worker claimed this batch first: plan the next one

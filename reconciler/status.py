@@ -140,6 +140,15 @@ class SiteStatus:
     last_emission: int | None
     last_reception: int | None
     last_connection_success: int | None
+    # why the volume is stopped or waits for an operator (`reconciler.markers`, scan guard)
+    mount_error: str | None = None  # its share is not mounted: nothing moves
+    deletions_held: int = 0  # files gone that wait for `spctl scan V --confirm-deletions`
+    deletions_held_reason: str | None = None
+
+
+def _text(doc: Mapping[str, Any], key: str) -> str | None:
+    value = doc.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def site_status(tx: Tx) -> list[SiteStatus]:
@@ -166,6 +175,9 @@ def site_status(tx: Tx) -> list[SiteStatus]:
                 last_emission=ms_value(doc, "last_emission"),
                 last_reception=ms_value(doc, "last_reception"),
                 last_connection_success=ms_value(doc, "lastConnectionSuccess"),
+                mount_error=_text(doc, "mountError"),
+                deletions_held=ms_value(doc, "deletionsHeld") or 0,
+                deletions_held_reason=_text(doc, "deletionsHeldReason"),
             )
         )
     return out

@@ -92,7 +92,15 @@ def render_status(sites: list[dict[str, Any]], now: int) -> str:
              human_age(s["last_scan"], now), human_age(s["last_emission"], now),
              human_age(s["last_reception"], now)]
         )  # fmt: skip
-    return _table(headers, rows)
+        if s.get("mount_error"):
+            rows[-1][2] = "no (not mounted)"
+    notes = [f"{s['site']}: NOT MOUNTED: {s['mount_error']}" for s in sites if s.get("mount_error")]
+    notes += [
+        f"{s['site']}: DELETIONS HELD: {s.get('deletions_held_reason') or s['deletions_held']}"
+        for s in sites
+        if s.get("deletions_held")
+    ]
+    return "\n".join([_table(headers, rows), *notes])
 
 
 def fetch_workers(t: Target, now: int) -> list[dict[str, Any]]:

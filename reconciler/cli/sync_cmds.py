@@ -93,7 +93,12 @@ def describe_scan(report: ScanReport) -> str:
         return head + f"failed (exit {report.exit_code}): {report.stderr.strip()}"
     changed = ", ".join(f"{kind} {n}" for kind, n in report.actions.items())
     line = head + f"done, {report.listed} listed, {changed or 'nothing changed'}"
+    if report.held:
+        line += f", {report.held} deletions held"
     return line + (f" ({report.stderr})" if report.stderr else "")
+
+
+EXIT_DELETIONS_HELD = 3  # `spctl scan`: a scan held its deletions back (the deletion guard)
 
 
 def register(app: typer.Typer) -> None:
@@ -106,16 +111,35 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Argument(metavar="VOLUME", help="Default: every volume with enableDiscovery"),
         ] = None,
+        confirm_deletions: Annotated[
+            bool,
+            typer.Option(
+                "--confirm-deletions",
+                help="Apply the deletions the guard held (deletionsHeld; needs VOLUME)",
+            ),
+        ] = False,
+        adopt: Annotated[
+            bool,
+            typer.Option(
+                "--adopt",
+                help="Re-initialise the volume marker (.syncplanet/volume.json) with a new id: "
+                "the root as it is now is the volume (needs VOLUME)",
+            ),
+        ] = False,
         log_level: LogOpt = "warning",
         db: DbOpt = None,
         server: ServerOpt = None,
     ) -> None:
-        """Scan volumes once and bring the tracker in line (nothing is transferred)."""
+        """Scan volumes once and bring the tracker in line (nothing is transferred).
+
+        Exit 0 done, 1 a scan failed (unreachable, not mounted...), 3 deletions held."""
         from reconciler.scan import ScanStatus, scan_volume
         from reconciler.scheduler import open_session, scanned_volumes
         from reconciler.store import Store
 
         _local_only(server, "scan")
+        if (confirm_deletions or adopt) and not volumes:
+            fail("--confirm-deletions and --adopt need the VOLUME names")
         _logging(log_level)
         store = Store.open(db)
         try:
@@ -131,14 +155,19 @@ def register(app: typer.Typer) -> None:
                 return
             session = open_session(store)  # one-off: no metrics to serve
             try:
-                reports = [scan_volume(session.rt, name) for name in names]
+                reports = [
+                    scan_volume(session.rt, name, confirm_deletions=confirm_deletions, adopt=adopt)
+                    for name in names
+                ]
             finally:
                 session.close()
         finally:
             store.close()
         for report in reports:
             typer.echo(describe_scan(report))
-        raise typer.Exit(1 if any(r.status is ScanStatus.FAILED for r in reports) else 0)
+        if any(r.status is ScanStatus.FAILED for r in reports):
+            raise typer.Exit(1)
+        raise typer.Exit(EXIT_DELETIONS_HELD if any(r.held for r in reports) else 0)
 
     @app.command("reconcile")
     @clean_errors

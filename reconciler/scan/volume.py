@@ -2,6 +2,7 @@
 
 `scan_volume(rt, volume)` is the job the scheduler runs every `sleepBetweenScans` seconds
 for volumes with `enableDiscovery` (and global `enableScans`). Steps:
+0. check the volume marker (`reconciler.markers`): a volume not mounted is not listed;
 1. list the volume through its transport; the tracker's files are read ahead meanwhile;
 2. parse the output and merge it with the tracker's files streamed in the same order
    (`tracked`, `compare`). Without packages this happens while the listing streams in, and
@@ -9,9 +10,10 @@ for volumes with `enableDiscovery` (and global `enableScans`). Steps:
    temporary file first, because folding packages in (`packages`) takes two passes;
 3. only once the whole listing arrived and the command exited 0, write the actions in
    batches (`apply`): an unreachable volume or a failing `find` changes nothing but the
-   volume's status keys;
-4. record `last_scan`, `scan_duration`, `exit_scan`, `stderr_scan` (and `scannedOnce`) on
-   the `volume/<name>` object and the `syncplanet_scan_duration_seconds` gauge.
+   volume's status keys; too many deletions are held back (`guard`);
+4. record `last_scan`, `scan_duration`, `exit_scan`, `stderr_scan` (and `scannedOnce`,
+   `deletionsHeld`) on the `volume/<name>` object and the `syncplanet_scan_duration_seconds`
+   gauge.
 Memory stays flat: the listing lives in the spool file or is consumed as it comes, the
 tracker side in pages, the actions beyond one batch in a spill file.
 """
@@ -29,9 +31,11 @@ from typing import IO
 
 from reconciler.config import SyncConfig, VolumeConfig
 from reconciler.domain import VOLUME_PREFIX
+from reconciler.markers import ensure_mounted
 from reconciler.runtime import Runtime
 from reconciler.scan.apply import ActionBuffer, apply_actions
-from reconciler.scan.compare import ActionKind, OrderError, ScanContext, compare
+from reconciler.scan.compare import Action, ActionKind, OrderError, ScanContext, compare
+from reconciler.scan.guard import HELD_KEY, REASON_KEY, DeletionLimits, held_reason
 from reconciler.scan.listing import Listed, ListingError, ListingParser
 from reconciler.scan.packages import arrange, package_folders
 from reconciler.scan.rules import ScanRules
@@ -60,6 +64,7 @@ class ScanReport:
     exit_code: int = 0
     stderr: str = ""
     duration: float = 0.0  # seconds
+    held: int = 0  # deletions found but held back by the guard (`stderr` says why)
 
     @property
     def changed(self) -> int:
@@ -126,6 +131,33 @@ def _listing(rt: Runtime, volume: VolumeConfig) -> Iterator[bytes]:
         raise ScanFailed(127, f"cannot run the listing command: {exc}") from exc
 
 
+def _mounted(rt: Runtime, cfg: SyncConfig, vol: VolumeConfig, *, adopt: bool) -> None:
+    """Raise `ScanFailed` unless the volume's marker says it is mounted."""
+    try:
+        site = rt.site(parse_url(vol.url))
+    except InvalidUrl as exc:  # stored without validation (the API): recorded, not raised
+        raise ScanFailed(2, f"bad url: {exc}") from exc
+    check = ensure_mounted(rt, cfg, vol, site, adopt=adopt)
+    if check.verdict is None or check.not_mounted:
+        raise ScanFailed(check.exit_code, check.message)
+
+
+class _OriginFiles:
+    """The tracked files as the merge reads them, counting those of this origin."""
+
+    def __init__(self, source: ReadAhead, volume: str) -> None:
+        self.source, self.volume, self.count = source, volume, 0
+
+    def __iter__(self) -> Iterator[Tracked]:
+        for item in self.source:
+            if item.origin == self.volume and not item.deleted:
+                self.count += 1
+            yield item
+
+    def close(self) -> None:
+        self.source.close()
+
+
 def _merge(
     rt: Runtime,
     vol: VolumeConfig,
@@ -133,9 +165,13 @@ def _merge(
     rules: ScanRules,
     parser: ListingParser,
     done: Counter[ActionKind],
-) -> None:
-    """Receive the listing, merge it with the tracker, then write the differences."""
-    tracked = ReadAhead(iter_tracked(rt.store, vol.name))  # while the volume is listed
+    guard: tuple[DeletionLimits, int],
+) -> tuple[int, str]:
+    """Receive the listing, merge it with the tracker, then write the differences.
+
+    Return the deletions held back by the guard (`guard`: the limits and the count an
+    operator confirmed), and why."""
+    tracked = _OriginFiles(ReadAhead(iter_tracked(rt.store, vol.name)), vol.name)
     merge = _Merge(rt, vol, ctx, rules, parser, tracked, ActionBuffer())
     try:
         listed_any = merge.spooled() if rules.folds_packages else merge.live()
@@ -148,7 +184,13 @@ def _merge(
                         "refusing to mark them deleted (is the storage mounted?)",
                     )
         tracked.close()  # the merge consumed it: nothing more to read
-        apply_actions(rt.store, merge.actions, ctx, done)
+        limits, confirmed = guard
+        why = held_reason(vol.name, merge.deletions, tracked.count, limits, confirmed=confirmed)
+        actions: Iterable[Action] = merge.actions
+        if why is not None:
+            actions = (a for a in merge.actions if a.kind is not ActionKind.DELETE)
+        apply_actions(rt.store, actions, ctx, done)
+        return (merge.deletions, why) if why is not None else (0, "")
     finally:
         tracked.close()
         merge.actions.close()
@@ -165,9 +207,11 @@ class _Merge:
     parser: ListingParser
     tracked: Iterable[Tracked]
     actions: ActionBuffer
+    deletions: int = 0
 
     def _compare(self, listed: Iterable[Listed]) -> None:
         for action in compare(listed, self.tracked, self.ctx):
+            self.deletions += action.kind is ActionKind.DELETE
             self.actions.append(action)
 
     def live(self) -> bool:
@@ -199,8 +243,13 @@ class _Merge:
         return True
 
 
-def scan_volume(rt: Runtime, volume: str) -> ScanReport:
-    """List `volume` and bring the tracker in line with it (see the module docstring)."""
+def scan_volume(
+    rt: Runtime, volume: str, *, confirm_deletions: bool = False, adopt: bool = False
+) -> ScanReport:
+    """List `volume` and bring the tracker in line with it (see the module docstring).
+
+    `confirm_deletions` lets through the deletions the guard held (`deletionsHeld`);
+    `adopt` re-initialises the volume marker (`reconciler.markers`)."""
     with rt.store.read() as tx:
         cfg = tx.config()
         doc = tx.get(VOLUME_PREFIX + volume) or {}
@@ -209,6 +258,12 @@ def scan_volume(rt: Runtime, volume: str) -> ScanReport:
     if vol is None:
         raise KeyError(f"unknown volume {volume!r}")
     if not _enabled(cfg, vol):
+        if adopt:  # a volume that is not scanned has a marker too
+            try:
+                _mounted(rt, cfg, vol, adopt=True)
+            except ScanFailed as exc:
+                return ScanReport(volume, ScanStatus.FAILED, exit_code=exc.exit_code,
+                                  stderr=exc.stderr)  # fmt: skip
         return ScanReport(volume, ScanStatus.DISABLED)
     first = doc.get("scannedOnce")
     first_scan_at = first if isinstance(first, int) and not isinstance(first, bool) else None
@@ -221,19 +276,22 @@ def scan_volume(rt: Runtime, volume: str) -> ScanReport:
     ctx = _context(cfg, vol, first_scan_at, rt.clock(), started, rules)
     parser = ListingParser()
     done: Counter[ActionKind] = Counter()
+    confirmed = doc.get(HELD_KEY) if confirm_deletions else 0
+    guard = DeletionLimits.of(cfg, vol), confirmed if isinstance(confirmed, int) else 0
     try:
-        _merge(rt, vol, ctx, rules, parser, done)
+        _mounted(rt, cfg, vol, adopt=adopt)
+        held, why = _merge(rt, vol, ctx, rules, parser, done, guard)
     except (ScanFailed, ListingError, OrderError) as exc:
         code = exc.exit_code if isinstance(exc, ScanFailed) else 1
         failed = ScanReport(volume, ScanStatus.FAILED, actions=_counts(done),
                             exit_code=code, stderr=str(exc)[:4000])  # fmt: skip
         return _finish(rt, failed, started, clock0, first_scan_at)
-    note = ""
+    notes = [why] if why else []
     if parser.skipped:
         samples = ", ".join(parser.skipped_samples)
-        note = f"{parser.skipped} file name(s) not valid UTF-8, not tracked: {samples}"
+        notes.append(f"{parser.skipped} file name(s) not valid UTF-8, not tracked: {samples}")
     report = ScanReport(volume, ScanStatus.DONE, listed=parser.entries, actions=_counts(done),
-                        skipped=parser.skipped, stderr=note)  # fmt: skip
+                        skipped=parser.skipped, stderr="; ".join(notes), held=held)  # fmt: skip
     return _finish(rt, report, started, clock0, first_scan_at)
 
 
@@ -253,11 +311,16 @@ def _finish(
         "exit_scan": report.exit_code,
         "stderr_scan": report.stderr,
     }
-    if report.status is ScanStatus.DONE and first_scan_at is None:
-        status["scannedOnce"] = started
+    if report.status is ScanStatus.DONE:
+        status[HELD_KEY] = report.held or None
+        status[REASON_KEY] = report.stderr.split("; ")[0] if report.held else None
+        if first_scan_at is None:
+            status["scannedOnce"] = started
     with rt.store.write() as tx:
         tx.patch(VOLUME_PREFIX + volume, status)
     rt.metrics.scan_duration.labels(volume).set(duration)
+    if report.held:
+        log.warning("scan %s: %s", volume, report.stderr)
     # A scan that changed nothing repeats every few seconds per volume: DEBUG, not INFO.
     changed = bool(report.actions) or report.status is ScanStatus.FAILED
     log.log(

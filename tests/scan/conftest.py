@@ -54,8 +54,8 @@ class World:
         self.put({"_id": f"volume/{name}", "name": name, "url": site.url, **values})
         return site
 
-    def scan(self, name: str) -> ScanReport:
-        return scan_volume(self.rt, name)
+    def scan(self, name: str, **options: bool) -> ScanReport:
+        return scan_volume(self.rt, name, **options)
 
     def doc(self, node_id: str) -> dict[str, Any] | None:
         with self.store.read() as tx:

@@ -137,7 +137,7 @@ def test_an_unrecorded_copy_of_the_current_version_is_recorded(world: World) -> 
 
 
 def test_deleted_at_origin_then_moved_to_trash_where_volumes_opt_in(world: World) -> None:
-    paris = world.volume("paris", enableDiscovery=True)
+    paris = world.volume("paris", enableDiscovery=True, maxDeletionsPercent=100)
     tokyo = world.volume("tokyo", propagateDeletions=True)
     london = world.volume("london")
     for name in ("gone.exr", "kept.exr", "odd\nname $x.exr"):
@@ -166,6 +166,7 @@ def test_deleted_at_origin_then_moved_to_trash_where_volumes_opt_in(world: World
     assert propagate_deletions(world.rt, "tokyo") == 2
     assert not (tokyo.root / "shots/gone.exr").exists()
     trashed = sorted(p.relative_to(tokyo.root) for p in tokyo.root.rglob("*") if p.is_file())
+    trashed.remove(Path(".syncplanet/volume.json"))  # the volume marker, at first contact
     assert len(trashed) == 2
     assert all(str(p).startswith(".syncplanet/trash/") for p in trashed)
     assert {p.name for p in trashed} == {"gone.exr", "odd\nname $x.exr"}
@@ -240,7 +241,9 @@ def test_include_exclude_and_excluded_files(world: World) -> None:
 
 def test_image_sequences_are_tracked_as_packages(world: World) -> None:
     world.globals(packagePatternRules="*.exr")
-    paris = world.volume("paris", enableDiscovery=True, enableDiscoveryPackages=True)
+    paris = world.volume(
+        "paris", enableDiscovery=True, enableDiscoveryPackages=True, maxDeletionsPercent=100
+    )
     seq = paris.root / "seq/sh010"
     for i in range(1, 4):
         write(seq / f"comp.{i:04d}.exr", b"f" * 10, mtime=PAST + i)
@@ -291,7 +294,9 @@ def test_a_delivered_package_is_recognised_where_package_discovery_is_off(world:
 
 def test_a_package_copy_elsewhere_goes_to_trash_but_not_its_subfolders(world: World) -> None:
     world.globals(packagePatternRules="*.exr")
-    paris = world.volume("paris", enableDiscovery=True, enableDiscoveryPackages=True)
+    paris = world.volume(
+        "paris", enableDiscovery=True, enableDiscoveryPackages=True, maxDeletionsPercent=100
+    )
     tokyo = world.volume("tokyo", propagateDeletions=True)
     for i in range(1, 3):
         write(paris.root / f"seq/comp.{i}.exr", b"f", mtime=PAST)
@@ -307,6 +312,7 @@ def test_a_package_copy_elsewhere_goes_to_trash_but_not_its_subfolders(world: Wo
     assert world.scan("paris").actions == {"delete": 1}
     assert propagate_deletions(world.rt, "tokyo") == 1
     left = sorted(str(p.relative_to(tokyo.root)) for p in tokyo.root.rglob("*") if p.is_file())
+    left.remove(".syncplanet/volume.json")  # the volume marker, written at first contact
     assert left[-1] == "seq/sub/keep.txt"
     assert [p.rsplit("/", 2)[1:] for p in left[:-1]] == [["seq", "comp.1.exr"],
                                                         ["seq", "comp.2.exr"]]  # fmt: skip
@@ -375,10 +381,10 @@ def test_a_failing_find_or_an_empty_root_changes_nothing(world: World) -> None:
     write(paris.root / "a/b.exr", b"a")
     world.scan("paris")
     before = world.snapshot()
-    paris.root.rename(paris.dir / "elsewhere")  # find fails: "No such file or directory"
+    paris.root.rename(paris.dir / "elsewhere")  # the marker cannot be read: no root
     failed = world.scan("paris")
-    assert (failed.status, failed.exit_code) == (ScanStatus.FAILED, 1)
-    assert "No such file or directory" in failed.stderr
+    assert (failed.status, failed.exit_code) == (ScanStatus.FAILED, 3)
+    assert "does not exist" in failed.stderr
     assert world.snapshot() == before
     (paris.dir / "elsewhere").rename(paris.root)
     (paris.root / "a/b.exr").unlink()
