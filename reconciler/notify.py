@@ -90,7 +90,13 @@ def plan_digest(
         return None
     headline: list[str] = []
     lines = [f"Volume {volume} ({url})"]
-    if state != notified and state == "down":
+    mount_error = volume_doc.get("mountError")
+    if state != notified and state == "down" and isinstance(mount_error, str) and mount_error:
+        # reconciler.markers: the root answers but is not the volume (an unmounted share)
+        headline.append(f"{volume} is not mounted")
+        since = ms_value(volume_doc, "downSince") or ms_value(volume_doc, "lastConnectionAttempt")
+        lines.append(f"Not mounted since {iso_time(since)}: {mount_error}")
+    elif state != notified and state == "down":
         headline.append(f"{volume} is unreachable")
         since = ms_value(volume_doc, "downSince") or ms_value(volume_doc, "lastConnectionAttempt")
         lines.append(

@@ -17,6 +17,7 @@ import pytest
 
 from reconciler.markers import NOT_MOUNTED_EXIT, Marker, Verdict, judge, parse_marker
 from reconciler.metrics import Metrics
+from reconciler.notify import plan_pass
 from reconciler.scan import ScanStatus
 from reconciler.scan.guard import DeletionLimits, held_reason
 from reconciler.scheduler import open_session, reconcile_once
@@ -30,7 +31,7 @@ MARKER = ".syncplanet/volume.json"
 
 
 def _production(world: World) -> tuple[SshSite, SshSite, SshSite]:
-    paris = world.volume("paris", enableDiscovery=True)
+    paris = world.volume("paris", enableDiscovery=True, notifiedEmails="ops@studio.example")
     tokyo = world.volume("tokyo", enableDiscovery=True, propagateDeletions=True)
     london = world.volume("london", propagateDeletions=True)
     for i in range(FILES):
@@ -114,6 +115,10 @@ def test_an_unmounted_origin_marks_nothing_deleted_and_resumes_once_remounted(
     assert registry.get_sample_value("syncplanet_volume_up", {"site": "paris"}) == 0
     assert registry.get_sample_value("syncplanet_volume_mounted", {"site": "paris"}) == 0
     assert registry.get_sample_value("syncplanet_volume_mounted", {"site": "tokyo"}) == 1
+    with world.store.read() as tx:
+        (digest,) = plan_pass(tx, world.rt.clock())
+    assert digest.subject == "[SyncPlanet] paris is not mounted"
+    assert "has no .syncplanet/volume.json" in digest.body
 
     _remount(paris, share)
     _reconcile(world)
