@@ -124,7 +124,8 @@ def ensure_mounted(
     try:
         found = parse_marker(site.read_marker())
         with rt.store.read() as tx:
-            recorded = _recorded(tx.get(VOLUME_PREFIX + volume.name) or {})
+            doc = tx.get(VOLUME_PREFIX + volume.name) or {}
+        recorded = _recorded(doc)
         verdict = Verdict.FIRST_CONTACT if adopt else judge(found, recorded, volume.name)
         if verdict is Verdict.FIRST_CONTACT:
             found = _write(site, Marker(volume.name, uuid.uuid4().hex), replace=adopt)
@@ -137,7 +138,8 @@ def ensure_mounted(
         _record_down(rt, cfg, volume.name, message)
         return MountCheck(verdict, message, NOT_MOUNTED_EXIT)
     assert found is not None  # MOUNTED, RECORD, FIRST_CONTACT all hold one by now
-    _record_up(rt, volume.name, found.id, recorded=recorded, adopt=adopt)
+    if verdict is not Verdict.MOUNTED or doc.get(ERROR_KEY):  # else nothing to write
+        _record_up(rt, volume.name, found.id, recorded=recorded, adopt=adopt)
     return MountCheck(verdict)
 
 

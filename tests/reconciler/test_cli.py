@@ -184,6 +184,43 @@ def test_scan_names_an_unknown_volume(world: WorldFactory, tmp_path: Path) -> No
     assert result.stderr.startswith("error: VOLUME: no volume named 'nowhere' (volumes: paris)")
 
 
+def test_scan_holds_mass_deletions_until_confirmed_and_adopts_a_new_root(
+    world: WorldFactory, tmp_path: Path
+) -> None:
+    w: World = world("paris", enableScans=True)
+    w.volume("paris", enableDiscovery=True)
+    for i in range(3):
+        w.write("paris", f"/f{i}.exr", b"x")
+    assert spctl(w, "scan", "paris", home=tmp_path).returncode == 0
+    for i in range(2):
+        w.path("paris", f"/f{i}.exr").unlink()
+    held = spctl(w, "scan", "paris", home=tmp_path)
+    assert held.returncode == 3  # 2 of 3 files: more than maxDeletionsPercent (10 %)
+    assert held.stdout.startswith(
+        "scan paris: done, 1 listed, nothing changed, 2 deletions held (2 files gone from this "
+        "origin: more than maxDeletionsPercent (10%) of 3 files; none marked deleted."
+    )
+    assert "paris: DELETIONS HELD: 2 files gone" in spctl(w, "status", home=tmp_path).stdout
+    unnamed = spctl(w, "scan", "--confirm-deletions", home=tmp_path)
+    assert unnamed.returncode == 2 and "need the VOLUME names" in unnamed.stderr
+    done = spctl(w, "scan", "paris", "--confirm-deletions", home=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "scan paris: done, 1 listed, delete 2\n")
+    assert "DELETIONS HELD" not in spctl(w, "status", home=tmp_path).stdout
+
+    (w.root("paris") / ".syncplanet/volume.json").unlink()  # another share mounted there
+    failed = spctl(w, "scan", "paris", home=tmp_path)
+    assert failed.returncode == 1
+    assert failed.stdout.startswith("scan paris: failed (exit 4): volume root ")
+    status = spctl(w, "status", home=tmp_path).stdout
+    assert "no (not mounted)" in status and "paris: NOT MOUNTED: volume root" in status
+    adopted = spctl(w, "scan", "paris", "--adopt", home=tmp_path)
+    assert (adopted.returncode, adopted.stdout) == (
+        0,
+        "scan paris: done, 1 listed, nothing changed\n",
+    )
+    assert "NOT MOUNTED" not in spctl(w, "status", home=tmp_path).stdout
+
+
 def test_get_workers_and_status_list_the_live_workers(world: WorldFactory, tmp_path: Path) -> None:
     w: World = world("paris")
     w.publish("paris", "/a.exr", b"a")

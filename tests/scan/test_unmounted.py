@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.config import SyncConfig
+from reconciler.manifest_schema import Kind, check_spec
 from reconciler.markers import NOT_MOUNTED_EXIT, Marker, Verdict, judge, parse_marker
 from reconciler.metrics import Metrics
 from reconciler.notify import plan_pass
@@ -279,3 +281,37 @@ def test_held_reason(deletions: int, tracked: int, confirmed: int, held: bool) -
     assert (reason is not None) is held
     if reason:
         assert reason.startswith(f"{deletions} files gone") and "--confirm-deletions" in reason
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "problems"),
+    [
+        (Kind.GLOBAL, {"maxDeletionsPerScan": 0, "maxDeletionsPercent": 100}, []),
+        (Kind.GLOBAL, {"maxDeletionsPerScan": -1},
+         [("spec.maxDeletionsPerScan", "Invalid value: -1: must be at least 0")]),
+        (Kind.GLOBAL, {"maxDeletionsPercent": 101},
+         [("spec.maxDeletionsPercent", "Invalid value: 101: must be at most 100")]),
+        (Kind.GLOBAL, {"maxDeletionsPercent": 2.5},
+         [("spec.maxDeletionsPercent", "Invalid value: 2.5: must be an integer")]),
+        (Kind.VOLUME, {"url": "/srv/p/", "maxDeletionsPerScan": -1, "maxDeletionsPercent": -1}, []),
+        (Kind.VOLUME, {"url": "/srv/p/", "maxDeletionsPerScan": 50, "maxDeletionsPercent": 5}, []),
+        (Kind.VOLUME, {"url": "/srv/p/", "maxDeletionsPercent": -2},
+         [("spec.maxDeletionsPercent", "Invalid value: -2: must be at least -1")]),
+        (Kind.VOLUME, {"url": "/srv/p/", "maxDeletionsPerScan": "many"},
+         [("spec.maxDeletionsPerScan", 'Invalid value: "many": must be an integer')]),
+    ],
+)  # fmt: skip
+def test_the_guard_settings_are_validated_in_manifests(
+    kind: Kind, spec: dict[str, object], problems: list[tuple[str, str]]
+) -> None:
+    assert check_spec(kind, spec) == problems
+
+
+def test_a_volume_override_wins_over_the_global_limits() -> None:
+    cfg = SyncConfig.from_docs([
+        {"_id": "rsyncGlobalParameters", "maxDeletionsPerScan": 200},
+        {"_id": "volume/paris", "url": "/p/", "maxDeletionsPercent": 50},
+        {"_id": "volume/tokyo", "url": "/t/"},
+    ])  # fmt: skip
+    assert DeletionLimits.of(cfg, cfg.volumes["paris"]) == DeletionLimits(200, 50)
+    assert DeletionLimits.of(cfg, cfg.volumes["tokyo"]) == DeletionLimits(200, 10)
