@@ -90,6 +90,8 @@ class _Pass:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.lock = threading.Lock()
+        self.landed = threading.Condition(self.lock)  # an emission batch reached the hub
+        self.batches = 0  # emission batches done so far (under `lock`)
         self.probed: set[str] = set()  # volumes tried once already in this pass
         self.emitting = 0
         self.raised = False  # a job raised: the pass is not complete
@@ -119,29 +121,37 @@ class _Pass:
             while True:
                 result = self._run(emit, volume, run)
                 moved += result.planned
+                with self.landed:
+                    self.batches += 1
+                    self.landed.notify_all()
                 if not result.more:
                     return moved
 
         try:
             return self._counted(JobKind.EMISSION, volume, loop)
         finally:
-            with self.lock:
+            with self.landed:
                 self.emitting -= 1
+                self.landed.notify_all()
 
     def receptions(self, volume: str) -> int:
         def loop(run: Run) -> int:
             moved = 0
             while True:
+                with self.lock:
+                    seen = self.batches
                 result = self._run(receive, volume, run)
                 moved += result.planned
                 if result.skipped:
                     return moved
                 if result.more:
                     continue
-                with self.lock:
+                with self.landed:
                     emitting = self.emitting
-                if emitting:  # files reach the hub meanwhile: pipeline them out
-                    time.sleep(0.1)
+                    if emitting and not result.planned and self.batches == seen:
+                        # files reach the hub meanwhile: wait for the next batch to land
+                        self.landed.wait(timeout=5.0)
+                if emitting:
                     continue
                 if not result.planned:
                     return moved
