@@ -5,7 +5,9 @@ A worker is known by its host, the kernel's boot id, its pid and the process's s
 At start it reclaims at once the leases of dead owners on the same host (process gone,
 another start time, or another boot) and clears their `syncing_` keys; owners on other
 hosts keep theirs until the lease ends (`leaseSeconds`, renewed every `heartbeatSeconds`).
-While it runs, a heartbeat thread renews its row and every lease it holds.
+While it runs, a heartbeat thread renews its row and every lease it holds, and takes over
+the leases of same-host workers that died meanwhile (so a surviving worker does not wait
+for their leases to run out either).
 """
 
 from __future__ import annotations
@@ -104,16 +106,12 @@ class Worker:
 
     def start(self) -> dict[str, int]:
         """Register, reclaim dead same-host owners' leases, start beating; return those freed."""
-        now = self.clock()
         with self.store.write() as tx:
             own = rows.register(tx.conn, self.me)
-            freed = rows.reclaim_dead(
-                tx.conn, self.me, is_alive, forget_before=now - FORGET_AFTER_MS
-            )
+        freed = self.reclaim()
         if own:
+            log.info("took over %d leases of an earlier process %s", own, self.id)
             freed[self.id] = own
-        for owner, count in freed.items():
-            log.info("took over %d leases of dead worker %s", count, owner)
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
         self._thread.start()
         return freed
@@ -132,10 +130,22 @@ class Worker:
                 tx.conn, self.id, now=now, lease_until=now + self.lease_ms, jobs=self.jobs()
             )
 
+    def reclaim(self) -> dict[str, int]:
+        """Free the leases of dead owners on this host; return owner -> leases freed."""
+        now = self.clock()
+        with self.store.write() as tx:
+            freed = rows.reclaim_dead(
+                tx.conn, self.me, is_alive, forget_before=now - FORGET_AFTER_MS
+            )
+        for owner, count in freed.items():
+            log.info("took over %d leases of dead worker %s", count, owner)
+        return freed
+
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             try:
                 self.beat()
+                self.reclaim()
             except Exception:  # the store is away: leases may lapse, claims stay exclusive
                 log.exception("worker heartbeat failed")
 

@@ -148,3 +148,53 @@ def test_killed_at_three_moments_each_restart_resumes_within_seconds(
     done = subprocess.run([*argv, "--once"], env=env, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (0, "reconcile: done, nothing left that can move\n")
     assert _no_false_synced(w) == 2 * FILES
+
+
+def test_a_surviving_worker_takes_a_killed_neighbours_leases_over(
+    any_world: WorldFactory, tmp_path: Path
+) -> None:
+    """Two `spctl reconcile` workers on one store (SQLite, PostgreSQL); one is SIGKILLed
+    mid-batch. The survivor is not restarted: its heartbeat (1 s here) sees the dead
+    neighbour and frees its leases within seconds (they would last 30 s), and it finishes."""
+    w: World = any_world("paris", "london", heartbeatSeconds=1)
+    w.volume("paris", rsync_args="--bwlimit=60", syncAmountEmission=10)
+    w.volume("london", rsync_args="--bwlimit=60", syncAmountReception=10)
+    files = [f"/two/h{i:03d}.dpx" for i in range(150)]
+    for i, file_id in enumerate(files):
+        w.publish("paris", file_id, i.to_bytes(2, "big") * 2048)
+    env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
+    argv = [*SPCTL, "reconcile", "--db", str(w.store.engine.url), "--log-level", "warning"]
+    procs = [
+        subprocess.Popen(
+            argv,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    victim, survivor = procs
+    try:
+        deadline = time.monotonic() + 60
+        while not any(o.endswith(f":{victim.pid}") for o in _leases(w)):
+            assert time.monotonic() < deadline, "the victim never held a batch"
+            time.sleep(0.02)
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        killed = time.monotonic()
+        while any(o.endswith(f":{victim.pid}") for o in _leases(w)):
+            assert time.monotonic() - killed < 1 + 5, "the survivor did not take over"
+            time.sleep(0.05)
+        w.volume("paris", rsync_args="")
+        w.volume("london", rsync_args="")
+        deadline = time.monotonic() + 90
+        while _no_false_synced(w) < 2 * len(files):
+            assert time.monotonic() < deadline, "the survivor did not finish"
+            time.sleep(0.2)
+    finally:
+        survivor.send_signal(signal.SIGTERM)
+        survivor.wait(timeout=60)
+    assert survivor.returncode == 0
+    for doc in w.docs().values():
+        assert not [k for k in doc if k.startswith(("syncing_", "syncError_"))], doc
