@@ -150,10 +150,17 @@ def _record(
     ids = [i.file_id for i in items]
     delivered = failed = 0
     with rt.store.write() as tx:
-        docs = tx.get_many(ids, for_update=True)  # a scan may patch them meanwhile
+        tx.lock(ids)  # a scan may patch them meanwhile
+        general = items
+        if direction is Direction.RECEPTION:  # verified copies: the store's own path
+            verified = {i.file_id: i.time for i in items if i.file_id in outcome.arrived}
+            rest = set(tx.mark_synced(plan.site, verified, now))
+            delivered = len(verified) - len(rest)
+            general = [i for i in items if i.file_id not in verified or i.file_id in rest]
+        docs = tx.get_many([i.file_id for i in general], for_update=True)
         updated: list[Mapping[str, Any]] = []
         keys: set[str] = set()  # every key changed: a reception's touch one volume's row
-        for item, doc in zip(items, docs, strict=True):
+        for item, doc in zip(general, docs, strict=True):
             if doc is None:
                 continue
             facts = outcome.arrived.get(item.file_id)

@@ -26,7 +26,11 @@ from reconciler.domain import (
     NodeKind,
     SiteState,
     as_number,
+    attempts_key,
+    error_key,
+    last_attempt_key,
     node_kind,
+    synced_key,
     syncing_key,
 )
 from reconciler.store import samples, sql
@@ -117,6 +121,15 @@ class Tx:
             for node_id, doc in self._select_in("SELECT id, doc FROM nodes WHERE id", chunk, lock):
                 found[node_id] = json.loads(doc) if isinstance(doc, str) else dict(doc)
         return [dict(found[i]) if i in found else None for i in ids]
+
+    def lock(self, ids: Sequence[str]) -> None:
+        """Lock these documents until the transaction ends, in one pass in `_id` order
+        (PostgreSQL; SQLite's write transactions are already exclusive): later reads and
+        writes of them in this transaction, in any order, then wait for no one."""
+        if self.dialect == "postgresql" and ids:
+            for start in range(0, len(ids), BATCH):
+                chunk = list(ids[start : start + BATCH])
+                self._select_in("SELECT id FROM nodes WHERE id", chunk, " ORDER BY id FOR UPDATE")
 
     def existing(self, ids: Iterable[str]) -> set[str]:
         unique = list(dict.fromkeys(ids))
@@ -321,6 +334,92 @@ class Tx:
                 deltas[(site, SiteState.SYNCING.value, "files")] += 1
                 deltas[(site, SiteState.SYNCING.value, "bytes")] += size
             self._apply_counts(deltas)
+
+    def mark_synced(self, site: str, planned: Mapping[str, int], now: int) -> list[str]:
+        """Record verified receptions on volume `site`: the reconciler's other hot path.
+
+        `planned` maps each verified file to the `time` its batch was planned for. For a
+        file whose `time` is still that, below `now`, that is not `deleted` and has its row
+        on `site`, this equals `patch_many` of `planning.file_changes`' delivered outcome
+        (`synced_<site>` = now, `syncing_`, `syncError_`, `syncLastAttempt_`,
+        `syncAttempts_` removed) without decoding the documents: the keys change through the
+        database's JSON functions and the row's derivation is known (state `synced`, not
+        pending, not failed; `wanted`, `ready`, `removal` and the rest read none of these
+        keys). Returns the files left to the general path (any other case, the hub).
+        """
+        cfg = self.config()
+        if site not in cfg.volumes or site == cfg.hub_name or not _JSON_PATH_SAFE.match(site):
+            return list(planned)
+        ids = list(planned)
+        rest: list[str] = []
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            done = self._synced_chunk(site, chunk, planned, now)
+            rest.extend(i for i in chunk if i not in done)
+        return rest
+
+    def _synced_chunk(
+        self, site: str, ids: list[str], planned: Mapping[str, int], now: int
+    ) -> set[str]:
+        clause, params = sql.in_ids(self.conn, ids)
+        if self.dialect == "postgresql":
+            deleted, lock = "n.doc -> 'deleted' = 'true'::jsonb", " ORDER BY n.id FOR UPDATE OF n"
+        else:
+            deleted, lock = "json_type(n.doc, '$.deleted') = 'true'", ""
+        rows = sql.execute(
+            self.conn,
+            f"SELECT n.id, n.time, {deleted}, fs.wanted, fs.state, fs.size, fs.failed, "
+            f"fs.next_retry FROM nodes n JOIN file_sites fs ON fs.file_id = n.id AND fs.site = ? "
+            f"WHERE n.id{clause}{lock}",
+            [site, *params],
+        )
+        fast = [r for r in rows if r[1] is not None and r[1] == planned[r[0]] < now and not r[2]]
+        if not fast:
+            return set()
+        done = [r[0] for r in fast]
+        clause, params = sql.in_ids(self.conn, done)
+        removed = [syncing_key(site), error_key(site), last_attempt_key(site), attempts_key(site)]
+        if self.dialect == "postgresql":
+            new_doc = (
+                "jsonb_set(doc - CAST(? AS text[]), ARRAY[?]::text[], to_jsonb(CAST(? AS bigint)))"
+            )
+            args: list[Any] = [removed, synced_key(site), now]
+        else:
+            paths = ", ".join("?" for _ in removed)
+            new_doc = f"json_set(json_remove(doc, {paths}), ?, ?)"
+            args = [*(f'$."{k}"' for k in removed), f'$."{synced_key(site)}"', now]
+        sql.execute(
+            self.conn, f"UPDATE nodes SET doc = {new_doc} WHERE id{clause}", [*args, *params]
+        )
+        moved = [r[0] for r in fast if r[4] != _SYNCED]
+        if moved:  # not pending: `synced_` is now >= time, whatever it was
+            clause, params = sql.in_ids(self.conn, moved)
+            sql.execute(
+                self.conn,
+                f"UPDATE file_sites SET state = ?, pending = 0 WHERE site = ? AND file_id{clause}",
+                [_SYNCED, site, *params],
+            )
+        cleared = [r[0] for r in fast if r[6] or r[7] is not None]
+        if cleared:
+            clause, params = sql.in_ids(self.conn, cleared)
+            sql.execute(
+                self.conn,
+                f"UPDATE file_sites SET failed = 0, next_retry = NULL "
+                f"WHERE site = ? AND file_id{clause}",
+                [site, *params],
+            )
+        deltas: Counter[tuple[str, str, str]] = Counter()
+        delivered: Counter[tuple[str, str]] = Counter()
+        for _, _, _, wanted, state, size, _, _ in fast:
+            if wanted and state != _SYNCED:
+                deltas[(site, state, "files")] -= 1
+                deltas[(site, state, "bytes")] -= size
+                deltas[(site, _SYNCED, "files")] += 1
+                deltas[(site, _SYNCED, "bytes")] += size
+                delivered[(site, "files")] += 1
+                delivered[(site, "bytes")] += size
+        self._apply_counts(deltas, delivered)
+        return set(done)
 
     # ---- derived rows --------------------------------------------------------------------
 

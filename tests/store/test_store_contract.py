@@ -232,11 +232,11 @@ def test_mark_syncing_leaves_what_the_general_patch_leaves(store: Store, tmp_pat
     reference.close()
 
 
-def _full_state(store: Store) -> tuple[Any, ...]:
+def _full_state(store: Store, count: int = 6) -> tuple[Any, ...]:
     import sqlalchemy as sa
 
     with store.read() as tx:
-        docs = [tx.get(f"/f{i}") for i in range(6)]
+        docs = [tx.get(f"/f{i}") for i in range(count)]
         columns = [
             tuple(r)
             for r in tx.conn.execute(
@@ -311,12 +311,13 @@ def test_update_many_with_changed_keys_leaves_what_the_general_write_leaves(
     reference.close()
 
 
-def assert_derived_from_documents(store: Store) -> None:
-    """Indexed columns, rows and counts as computed afresh from the stored documents."""
+def assert_derived_from_documents(store: Store, count: int = 6) -> None:
+    """Indexed columns, rows and counts as computed afresh from the stored documents
+    (`/f0` ... `/f<count - 1>`)."""
     from reconciler.desired import site_rows
     from reconciler.store.documents import node_columns
 
-    docs, columns, rows, counts = _full_state(store)
+    docs, columns, rows, counts = _full_state(store, count)
     files = [d for d in docs if isinstance(d, dict)]
     assert [c for c in columns if str(c[0]).startswith("/")] == [
         tuple(node_columns(d)[k] for k in ("id", "kind", "parent", "origin", "author", "time"))
@@ -333,4 +334,4 @@ def assert_derived_from_documents(store: Store) -> None:
     assert rows == fresh
     with store.write() as tx:
         tx.recount()
-    assert _full_state(store)[3] == counts
+    assert _full_state(store, count)[3] == counts
