@@ -19,7 +19,8 @@ The trees live on tmpfs (/dev/shm) so that storage does not hide the product's c
 `--disk` (BENCH_DISK=1) puts them on the shared disk (the system temporary directory).
 Environment: BENCH_SCALE multiplies the file counts and the big file size; BENCH_ROUNDS
 (default 3); BENCH_AMOUNT overrides `syncAmountEmission/Reception`; BENCH_ONLY=small|big
-runs one workload; BENCH_KEEP=1 keeps the working directory.
+runs one workload; BENCH_KEEP=1 keeps the working directory; BENCH_PYSPY=DIR records each
+reconcile process with py-spy (collapsed stacks in DIR, `py-spy` on the PATH).
 """
 
 from __future__ import annotations
@@ -137,14 +138,25 @@ def _publish(b: Bench, ids: list[str]) -> None:
                 raise RuntimeError(f"publish: HTTP {reply.status_code} {reply.text[:200]}")
 
 
-def _product(b: Bench, sub: str, ids: list[str]) -> tuple[float, float, float]:
-    """Seconds from the first publish to the end of `spctl reconcile --once`; CPU of it."""
+def _product(b: Bench, sub: str, ids: list[str]) -> tuple[float, float, float, float]:
+    """Seconds from the first publish to the end of `spctl reconcile --once`, of the
+    publish alone, and the CPU seconds of the reconcile process (own, its children)."""
     cpu_out = b.work / "cpu.json"
     env = {**b.env, "BENCH_CPU_OUT": str(cpu_out)}
     start = time.monotonic()
     _publish(b, ids)
+    published = time.monotonic() - start
     run = subprocess.run(
-        [sys.executable, "-c", SPCTL, "reconcile", "--once", "--log-level", "warning"],
+        [
+            *_profiler(b, sub),
+            sys.executable,
+            "-c",
+            SPCTL,
+            "reconcile",
+            "--once",
+            "--log-level",
+            "warning",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -164,7 +176,17 @@ def _product(b: Bench, sub: str, ids: list[str]) -> tuple[float, float, float]:
     for root in (b.hub, *(b.sites[n].root / "sp" for n in RECEIVERS)):
         shutil.rmtree(root / sub, ignore_errors=True)
     cpu = json.loads(cpu_out.read_text())
-    return elapsed, cpu["self"], cpu["children"]
+    return elapsed, published, cpu["self"], cpu["children"]
+
+
+def _profiler(b: Bench, sub: str) -> list[str]:
+    """`py-spy record` in front of the reconcile process when BENCH_PYSPY names a directory
+    (collapsed stacks, one file per round; the profiler's overhead inflates that round)."""
+    out = os.environ.get("BENCH_PYSPY")
+    if not out:
+        return []
+    path = Path(out) / f"reconcile-{sub}.txt"
+    return ["py-spy", "record", "--format", "raw", "--rate", "250", "-o", str(path), "--"]
 
 
 def _configure(b: Bench) -> None:
@@ -221,7 +243,10 @@ def _serve(work: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes
     raise RuntimeError(f"spctl serve did not start: {(work / 'serve.log').read_text()[-800:]}")
 
 
-def _round(b: Bench, work: Workload, rels: list[str], n: int) -> tuple[float, float, float, float]:
+Round = tuple[float, float, float, float, float]  # raw, product, publish, CPU own, children
+
+
+def _round(b: Bench, work: Workload, rels: list[str], n: int) -> Round:
     """One round: the tree moved to a fresh prefix, raw and product in alternating order."""
     sp = b.sites[ORIGIN].root / "sp"
     sub = f"r{n}"
@@ -230,16 +255,16 @@ def _round(b: Bench, work: Workload, rels: list[str], n: int) -> tuple[float, fl
     ids = [f"/{sub}/{rel}" for rel in rels]
     if n % 2 == 0:
         raw = _raw_chain(b, sub)
-        ours, cpu, children = _product(b, sub, ids)
+        product = _product(b, sub, ids)
     else:
-        ours, cpu, children = _product(b, sub, ids)
+        product = _product(b, sub, ids)
         raw = _raw_chain(b, sub)
     (sp / sub / work.name).rename(sp / work.name)
     (sp / sub).rmdir()
-    return raw, ours, cpu, children
+    return (raw, *product)
 
 
-def _report(work: Workload, rounds: list[tuple[float, float, float, float]], base: Path) -> None:
+def _report(work: Workload, rounds: list[Round], base: Path) -> None:
     delivered = 3 * work.files * work.size
     mib = delivered / MiB
     print(
@@ -247,18 +272,18 @@ def _report(work: Workload, rounds: list[tuple[float, float, float, float]], bas
         f"({len(rounds)} rounds, trees on {base})",
         flush=True,
     )
-    for i, (raw, ours, cpu, children) in enumerate(rounds):
+    for i, (raw, ours, published, cpu, children) in enumerate(rounds):
         order = "raw first" if i % 2 == 0 else "product first"
         print(
-            f"  round {i + 1}: raw {raw:7.2f} s ({mib / raw:7.1f} MiB/s)  product {ours:7.2f} s "
-            f"({mib / ours:7.1f} MiB/s)  ratio {ours / raw:5.2f}x  [{order}; reconcile CPU "
-            f"{cpu:.2f} s own, {children:.2f} s rsync/ssh]",
+            f"  round {i + 1}: raw {raw:6.2f} s ({mib / raw:6.1f} MiB/s)  product {ours:6.2f} s "
+            f"({mib / ours:6.1f} MiB/s)  ratio {ours / raw:5.2f}x  [{order}; publish "
+            f"{published:.2f} s; reconcile CPU {cpu:.2f} s own, {children:.2f} s rsync/ssh]",
             flush=True,
         )
-    ratio = statistics.median(ours / raw for raw, ours, _, _ in rounds)
+    ratio = statistics.median(r[1] / r[0] for r in rounds)
     print(f"  median product/raw ratio: {ratio:.2f}x (throughput {100 / ratio:.0f}% of the chain)")
     if work.name == "big":
-        per_gib = statistics.median(cpu for _, _, cpu, _ in rounds) / (delivered / GiB)
+        per_gib = statistics.median(r[3] for r in rounds) / (delivered / GiB)
         print(f"  product's own CPU (spctl reconcile process): {per_gib:.2f} s per GiB delivered")
 
 
