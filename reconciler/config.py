@@ -35,6 +35,9 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "trashMaxAgeDays": 30,  # trash under .syncplanet/trash older than this is purged
     "leaseSeconds": 30,  # a worker's claim on a batch; renewed by its heartbeat while it runs
     "heartbeatSeconds": 10,  # a worker renews its row and leases this often (< leaseSeconds)
+    # concurrent rsync runs per batch and leg: over a long link one SSH stream is capped by
+    # its channel window (about window / RTT), each stream has its own (issue 15)
+    "parallelStreams": 4,
     "smtpHost": "",
     "smtpPort": 25,
     "smtpFrom": "syncplanet@localhost",
@@ -70,6 +73,7 @@ VOLUME_DEFAULTS: dict[str, Any] = {
     "syncAmountReception": 1000,
     "syncBytesEmission": 4 * 1024**3,  # a batch also stops at this many bytes
     "syncBytesReception": 4 * 1024**3,
+    "parallelStreams": -1,  # -1: the global value
     "rsync_args": "",
     "rsync_env": "",
     "notifiedEmails": "",
@@ -270,6 +274,7 @@ _VOLATILE_KEYS = frozenset(
         "syncAmountReception",
         "syncBytesEmission",
         "syncBytesReception",
+        "parallelStreams",
         "sleepBetweenScans",
     }
 )

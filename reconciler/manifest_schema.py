@@ -38,6 +38,7 @@ from reconciler.domain import (
 )
 from reconciler.patterns import compile_glob
 from reconciler.rsync_options import screen
+from reconciler.transport.streams import MAX_STREAMS
 from reconciler.transport.urls import InvalidUrl, UnsafeUrl, parse_url
 
 API_VERSION = "syncplanet.io/v1"
@@ -132,6 +133,20 @@ def _percent(minimum: int) -> Check:
         problem = _int(minimum)(value)
         if problem is None and value > 100:
             return f"Invalid value: {value}: must be at most 100"
+        return problem
+
+    return check
+
+
+def _streams(minimum: int) -> Check:
+    """`parallelStreams`: 1 to MAX_STREAMS (a volume's -1 is the global value)."""
+
+    def check(value: Any) -> str | None:
+        problem = _int(minimum)(value)
+        if problem is None and value > MAX_STREAMS:
+            return f"Invalid value: {value}: must be at most {MAX_STREAMS}"
+        if problem is None and value == 0:
+            return "Invalid value: 0: must be at least 1 (or -1: the global value)"
         return problem
 
     return check
@@ -282,6 +297,7 @@ _RULES: dict[Kind, dict[str, Check]] = {
         "retryBackoffMax": _int(1),
         "leaseSeconds": _int(1),
         "heartbeatSeconds": _int(1),
+        "parallelStreams": _streams(1),
         "smtpPort": _int(1),
         "maxDeletionsPercent": _percent(0),
         "rsync_args": _args,
@@ -295,6 +311,7 @@ _RULES: dict[Kind, dict[str, Check]] = {
         "syncAmountReception": _int(1),
         "syncBytesEmission": _int(1),
         "syncBytesReception": _int(1),
+        "parallelStreams": _streams(-1),
         "rsync_args": _args,
         "rsync_env": _env,
         "notifiedEmails": _emails,

@@ -27,6 +27,7 @@ from reconciler.store import queue
 from reconciler.store.queue import QueueItem
 from reconciler.transport.options import MergedOptions, site_options
 from reconciler.transport.protocol import Batch, TransferOutcome
+from reconciler.transport.streams import stream_count
 from reconciler.transport.urls import InvalidUrl, SiteUrl, on_hub_host, parse_url
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,14 @@ def _job(rt: Runtime, name: str, direction: Direction, ignore_backoff: bool) -> 
     if not items:  # another worker claimed this batch first: plan the next one
         return JobResult(name, direction, more=True)
     ids = [i.file_id for i in items]
-    batch = Batch(ids, hub_root=plan.hub_url.path, options=plan.options, now=now)
+    batch = Batch(
+        ids,
+        hub_root=plan.hub_url.path,
+        options=plan.options,
+        now=now,
+        streams=stream_count(plan.cfg, plan.volume),
+        sizes={i.file_id: i.size for i in items},
+    )
     site = rt.site(plan.volume_url)
     with _leases_kept(rt, plan.site, ids, lease_ms):
         move = site.send if direction is Direction.EMISSION else site.receive

@@ -3,7 +3,9 @@
 `RsyncTransport` implements `SiteTransport` once; a subclass only says how the hub host
 reaches the site's root (`_rsh`: rsync's `-e`, `_at_site`: a shell snippet run there).
 
-A transfer is one rsync call for the whole batch (the list NUL-separated on stdin). When it
+A transfer is one rsync call for the whole batch (the list NUL-separated on stdin), or, with
+`Batch.streams` > 1, one per group of `reconciler.transport.streams.partition`, run at once
+as channels of the lane's one SSH connection and verified each on its own. When a call
 exits 0, every entry it reported arrived. When it fails for another reason than
 unreachability, what it printed is not proof (in push mode the sender reports a file before
 the receiver commits it), so the same command is re-run with `--dry-run`: an entry it would
@@ -18,6 +20,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from reconciler.domain import Direction, InvalidId, check_file_id, is_unreachable, relpath
@@ -45,6 +48,7 @@ from reconciler.transport.options import MergedOptions
 from reconciler.transport.protocol import Batch, TransferOutcome, TrashOutcome
 from reconciler.transport.shells import CommandFailed, Completed, HubShell
 from reconciler.transport.ssh import SshSettings
+from reconciler.transport.streams import partition
 from reconciler.transport.trash import trash_stamp, trash_to_purge
 from reconciler.transport.urls import SiteUrl
 
@@ -159,19 +163,40 @@ class RsyncTransport(ABC):
         prep = self._prepare(direction, batch.hub_root)
         if prep.exit_code != 0:
             return TransferOutcome(prep.exit_code, prep.stderr_text, {}, time.monotonic() - started)
+        groups = partition(file_ids, batch.sizes, batch.streams)
+        if len(groups) > 1 and direction is Direction.EMISSION:
+            self._warm(direction.value)  # reception's `_prepare` opened the lane's master
         ends = self._ends(direction, batch.hub_root)
-        stdin, env = files_from(file_ids), rsync_env(batch.options)
-        stamp = trash_stamp(batch.now)
+        stamp = trash_stamp(batch.now)  # one trash folder: the streams' files are disjoint
+
+        def stream(group: list[str]) -> _Stream:
+            return self._stream(group, ends=ends, options=batch.options, stamp=stamp)
+
+        if len(groups) == 1:
+            results = [stream(groups[0])]
+        else:  # each stream a channel of the lane's one ControlMaster (its own SSH window)
+            with ThreadPoolExecutor(len(groups), thread_name_prefix="rsync-stream") as pool:
+                results = list(pool.map(stream, groups))
+        return _combined(results, time.monotonic() - started)
+
+    def _warm(self, lane: str) -> None:
+        """Open the lane's kept connection before parallel streams share it (none here)."""
+        return None
+
+    def _stream(
+        self, file_ids: list[str], *, ends: Endpoints, options: MergedOptions, stamp: str
+    ) -> _Stream:
+        """One rsync run for `file_ids`, and the entries whose arrival it proves."""
+        stdin, env = files_from(file_ids), rsync_env(options)
 
         def run(dry_run: bool) -> Completed:  # the same command, or its dry run
             argv = rsync_argv(
-                file_ids=file_ids, ends=ends, options=batch.options, stamp=stamp, dry_run=dry_run
+                file_ids=file_ids, ends=ends, options=options, stamp=stamp, dry_run=dry_run
             )
             return self._run(argv, stdin=stdin, env=env)
 
         done = run(False)
-        got = _verified(file_ids, done, run)
-        return TransferOutcome(done.exit_code, done.stderr_text, got, time.monotonic() - started)
+        return _Stream(done, _verified(file_ids, done, run))
 
     # ---- trash ------------------------------------------------------------------------
 
@@ -240,6 +265,22 @@ class _TrashMoves:
         half = len(ids) // 2
         self.run(ids[:half])
         self.run(ids[half:])
+
+
+@dataclass(frozen=True)
+class _Stream:
+    done: Completed
+    arrived: Mapping[str, FileFacts]
+
+
+def _combined(results: Sequence[_Stream], seconds: float) -> TransferOutcome:
+    """One outcome for a batch's streams: every verified entry; the exit code of an
+    unreachable site first (the volume is down), else the first failure, else 0."""
+    codes = [r.done.exit_code for r in results]
+    failed = [c for c in codes if is_unreachable(c)] or [c for c in codes if c]
+    stderr = "\n".join(t for r in results if (t := r.done.stderr_text.strip()))
+    arrived = {f: facts for r in results for f, facts in r.arrived.items()}
+    return TransferOutcome(failed[0] if failed else 0, stderr, arrived, seconds)
 
 
 def _verified(

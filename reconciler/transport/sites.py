@@ -4,7 +4,8 @@
   there, or the hub's own root): rsync between two local paths, snippets run by `sh -c`.
 - `SshTransport`: an `ssh://` root on another host: rsync's `-e ssh ... --`, snippets run as
   `ssh ... -- host 'snippet'`, each job lane with its own ControlMaster sockets
-  (`reconciler.transport.ssh`); `disconnect` stops those masters.
+  (`reconciler.transport.ssh`), whose parallel rsync streams are channels of that one
+  master; `disconnect` stops those masters.
 Both run every command through the hub shell (`reconciler.transport.shells`): on this host,
 or on a remote hub host through Fabric. What they share is `reconciler.transport.rsync`.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.domain import Direction
+from reconciler.transport.commands import probe_script
 from reconciler.transport.options import MergedOptions
 from reconciler.transport.protocol import Batch, SiteTransport, TransferOutcome
 from reconciler.transport.rsync import BASE, RsyncTransport
@@ -43,6 +45,11 @@ class SshTransport(RsyncTransport):
 
     def _at_site(self, lane: str, script: str) -> list[str]:
         return [*self._settings(lane).ssh_argv(self.url), script]
+
+    def _warm(self, lane: str) -> None:
+        """Start the lane's ControlMaster with one probe: parallel streams racing to become
+        the master of one socket would orphan all but one."""
+        self._run(self._at_site(lane, probe_script(self.url.path)))
 
     def disconnect(self) -> None:
         """Stop the OpenSSH ControlMasters kept for this site (they would linger otherwise)."""

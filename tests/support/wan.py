@@ -114,6 +114,7 @@ class WanProxy:
         self.port = 0
         self.connections = 0  # accepted in total
         self._conns: set[_Conn] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._blackhole_until = 0.0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="wan-proxy", daemon=True)
@@ -165,6 +166,10 @@ class WanProxy:
         """Stop all traffic, and hold new connections, for `seconds` from now."""
         self._blackhole_until = time.monotonic() + seconds
 
+    def set_delay(self, delay: float) -> None:
+        """Change the one-way delay (both directions) for what goes onto the link next."""
+        self.up.delay = self.down.delay = delay
+
     def set_rate(self, rate: float) -> None:
         """Change the cap (bytes/s, both directions) from now on."""
         self.up.rate = self.down.rate = rate
@@ -196,9 +201,10 @@ class WanProxy:
             _abort(conn.client)
             if conn.upstream is not None:
                 _abort(conn.upstream)
-            for task in conn.tasks:
-                task.cancel()
-        await asyncio.sleep(0)
+        handlers = list(self._handlers)
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
     async def _wait_blackhole(self) -> None:
         while (left := self._blackhole_until - time.monotonic()) > 0:
@@ -206,6 +212,10 @@ class WanProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        handler.add_done_callback(self._handlers.discard)
         conn = _Conn(writer)
         self._conns.add(conn)
         try:
@@ -221,7 +231,8 @@ class WanProxy:
             asyncio.ensure_future(self._pipe(reader, up_writer, self.up)),
             asyncio.ensure_future(self._pipe(up_reader, writer, self.down)),
         ]
-        await asyncio.gather(*conn.tasks, return_exceptions=True)
+        with contextlib.suppress(asyncio.CancelledError):  # the proxy stops: pipes with it
+            await asyncio.gather(*conn.tasks, return_exceptions=True)
         self._conns.discard(conn)
         for w in (writer, up_writer):
             w.close()

@@ -25,12 +25,16 @@ from reconciler.transport.sites import open_site
 from reconciler.transport.urls import SiteUrl, parse_url
 from tests.support.sshd import SshKeys, SshSite
 
-# The implementations; "ssh-fabric-hub": rsync over SSH run on a remote hub host (Fabric).
+# The implementations; "ssh-fabric-hub": rsync over SSH run on a remote hub host (Fabric);
+# "-streams": every batch split across STREAMS parallel rsync runs (`Batch.streams`).
 IMPLEMENTATIONS = [
     "local",
+    "local-streams",
     pytest.param("ssh", marks=pytest.mark.ssh),
+    pytest.param("ssh-streams", marks=pytest.mark.ssh),
     pytest.param("ssh-fabric-hub", marks=pytest.mark.ssh),
 ]
+STREAMS = 3
 NOW = 1_700_000_000_000
 
 
@@ -41,9 +45,11 @@ class Site:
     root: Path  # the site's root on disk
     hub: Path  # the hub's root on disk (the other end of every transfer)
     take_down: Callable[[], None]
+    streams: int = 1
 
     def batch(self, *file_ids: str, now: int = NOW, options: MergedOptions = NO_OPTIONS) -> Batch:
-        return Batch(file_ids, hub_root=f"{self.hub}/", options=options, now=now)
+        hub = f"{self.hub}/"
+        return Batch(file_ids, hub_root=hub, options=options, now=now, streams=self.streams)
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -62,7 +68,7 @@ def site(
     shell, ssh = hub_host.connect(
         hub_url, identity_file=str(ssh_keys.identity), known_hosts=str(ssh_keys.known_hosts)
     )
-    if request.param == "local":
+    if request.param.startswith("local"):
         root = tmp_path / "site-local" / "root"
         root.mkdir(parents=True)
         url = parse_url(f"file://{root}/")
@@ -79,7 +85,8 @@ def site(
             sshd.stop()
 
     transport = open_site(url, shell=shell, ssh=ssh)
-    yield Site(request.param.split("-")[0], transport, root, hub, take_down)
+    streams = STREAMS if request.param.endswith("-streams") else 1
+    yield Site(request.param.split("-")[0], transport, root, hub, take_down, streams)
     hub_host.disconnect(shell, ssh, [url])
     hub_host.remove_control_dirs(shell, [ssh.control_dir])
     shell.close()

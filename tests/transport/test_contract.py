@@ -17,6 +17,7 @@ import pytest
 from reconciler.domain import RESERVED_DIR, relpath
 from reconciler.scan.listing import Listed, ListingParser
 from reconciler.transport.options import NO_OPTIONS
+from reconciler.transport.protocol import Batch
 from reconciler.transport.shells import CommandFailed
 from reconciler.transport.trash import trash_stamp
 from tests.transport.conftest import NOW, Site
@@ -200,3 +201,20 @@ def test_no_marker_is_read_or_written_on_a_site_that_is_down(site: Site) -> None
         site.transport.write_marker(b"{}", replace=True)
     marker = site.root / RESERVED_DIR / "volume.json"
     assert not site.root.exists() or not marker.exists()  # no root made up
+
+
+def test_a_batch_split_across_streams_is_delivered_and_verified_file_by_file(
+    site: Site,
+) -> None:
+    ids = [f"/s/f{i:02d}" for i in range(12)]
+    sizes = {f: 1000 * (i + 1) for i, f in enumerate(ids)}
+    for f in ids:
+        put(site.hub, f, os.urandom(sizes[f]))
+    put(site.root, "/s/f03", b"old at the site")
+    batch = Batch([*ids, "/s/gone"], hub_root=f"{site.hub}/", now=NOW, streams=4, sizes=sizes)
+    out = site.transport.receive(batch)
+    assert out.exit_code != 0 and not out.unreachable  # /s/gone failed in its stream only
+    assert set(out.arrived) == set(ids)
+    assert all(same(site.hub / relpath(f), site.root / relpath(f)) for f in ids)
+    assert (trash(site.root, NOW) / "s" / "f03").read_bytes() == b"old at the site"
+    assert sum(f.sent_bytes for f in out.arrived.values()) == sum(sizes.values())
