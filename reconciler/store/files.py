@@ -25,15 +25,29 @@ def _prefix_clause(tx: Tx, prefix: str) -> tuple[str, list[Any]]:
     """`id` starts with `prefix`, through the primary key's index.
 
     SQLite compares TEXT bytewise, so a range is exact. PostgreSQL's LIKE is exact in any
-    collation and becomes an index range under the C collation.
+    collation; the planner turns it into an index range only under "C" or "POSIX", so the
+    range is added where the database's collation orders by code point as well ("C.UTF-8").
     """
     if not prefix:
         return "", []
+    last = ord(prefix[-1])
+    upper = prefix[:-1] + chr(last + 1) if last < 0x10FFFF else None
     if tx.dialect == "postgresql":
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return " AND id LIKE ?", [escaped + "%"]
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        like = " AND id LIKE ?", [escaped + "%"]
+        if upper is None or not _code_point_order(tx):
+            return like
+        return like[0] + " AND id >= ? AND id < ?", [*like[1], prefix, upper]
+    if upper is None:
+        return " AND substr(id, 1, ?) = ?", [len(prefix), prefix]
     return " AND id >= ? AND id < ?", [prefix, upper]
+
+
+def _code_point_order(tx: Tx) -> bool:
+    rows = sql.execute(
+        tx.conn, "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+    )
+    return bool(rows) and str(rows[0][0]) in ("C", "POSIX", "C.UTF-8", "C.utf8")
 
 
 def merge_prefixes(prefixes: Iterable[str]) -> list[str]:
