@@ -140,7 +140,7 @@ SITE_KEY_PREFIXES = (
 
 def as_number(value: object) -> float | None:
     """A JSON number (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):  # a tuple: no union built
         return None
     return value
 
