@@ -6,10 +6,16 @@ connection, fetches the caller's user document and the requested documents in a 
 `WHERE id IN (...)` query, checks the token against the user document, and sends the stored
 JSON text as is (only user documents are parsed, to drop their password hash, and, for
 callers below admin, configuration objects, to redact their secrets: `api.secrets`).
+
+On PostgreSQL the query is awaited on a few asynchronous autocommit connections of the
+event loop (`ASYNC_CONNECTIONS`), so the loop parses and answers other requests while the
+server process works (on a blocking connection it sat idle for each round trip); the same
+query text is sent each time, which psycopg prepares after a few executions.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -23,12 +29,23 @@ from api.errors import ApiFailure
 from api.secrets import has_config_secrets, redact_config
 from reconciler.store import Store
 
+ASYNC_CONNECTIONS = 3  # in flight at once: the loop's work overlaps the server's
+
 
 def _close(conn: Any) -> None:
     try:
         conn.close()
     except Exception:  # closing a dead connection at shutdown is not an error
         return
+
+
+def _finish(conn: Any) -> None:
+    """Close an async connection from any context (the socket, without awaiting)."""
+    if conn is not None:
+        try:
+            conn.pgconn.finish()
+        except Exception:  # already closed
+            return
 
 
 class FastReader:
@@ -40,6 +57,9 @@ class FastReader:
         self._lock = threading.Lock()
         self._conn: Any = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._slots: asyncio.Queue[Any] | None = None  # async connections (or None: to open)
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
+        self._async_conns: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def _connection(self) -> Any:
         if self._conn is None:
@@ -52,11 +72,66 @@ class FastReader:
             self._finalizer = weakref.finalize(self, _close, driver)
         return self._conn
 
+    def _sql(self, count: int) -> str:
+        marks = ",".join(["%s" if self.pg else "?"] * count)
+        column = "doc::text" if self.pg else "doc"
+        return f"SELECT id, {column} FROM nodes WHERE id IN ({marks})"
+
+    async def fetch_async(self, ids: Sequence[str]) -> dict[str, str]:
+        """`fetch` without blocking the event loop on PostgreSQL (SQLite: `fetch`)."""
+        if not self.pg:
+            return self.fetch(ids)
+        unique = list(dict.fromkeys(ids))
+        sql = self._sql(len(unique))
+        slots = self._loop_slots()
+        conn = await slots.get()
+        try:
+            for attempt in (1, 2):
+                try:
+                    if conn is None:
+                        conn = await self._open_async()
+                    cur = conn.cursor()
+                    await cur.execute(sql, unique)
+                    rows = await cur.fetchall()
+                    await cur.close()
+                    return {r[0]: r[1] for r in rows}
+                except Exception:
+                    _finish(conn)  # a broken connection (server restart): reconnect once
+                    conn = None
+                    if attempt == 2:
+                        raise
+            return {}
+        finally:
+            slots.put_nowait(conn)
+
+    def _loop_slots(self) -> asyncio.Queue[Any]:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:
+            self._close_async()  # a connection serves the loop that opened it
+            self._slots, self._slots_loop = asyncio.Queue(), loop
+            for _ in range(ASYNC_CONNECTIONS):
+                self._slots.put_nowait(None)
+        return self._slots
+
+    async def _open_async(self) -> Any:
+        import psycopg
+
+        url = self.store.engine.url.set(drivername="postgresql")
+        conn = await psycopg.AsyncConnection.connect(
+            url.render_as_string(hide_password=False), autocommit=True
+        )
+        self._async_conns.add(conn)
+        return conn
+
+    def _close_async(self) -> None:
+        for conn in list(self._async_conns):
+            _finish(conn)
+        self._async_conns = weakref.WeakSet()
+        self._slots = self._slots_loop = None
+
     def fetch(self, ids: Sequence[str]) -> dict[str, str]:
         unique = list(dict.fromkeys(ids))
-        marks = ",".join(["%s" if self.pg else "?"] * len(unique))
-        column = "doc::text" if self.pg else "doc"
-        sql = f"SELECT id, {column} FROM nodes WHERE id IN ({marks})"
+        sql = self._sql(len(unique))
         with self._lock:
             for attempt in (1, 2):
                 conn = self._connection()
@@ -73,6 +148,7 @@ class FastReader:
         return {}
 
     def close(self) -> None:
+        self._close_async()
         if self._finalizer is not None:
             self._finalizer()
         self._conn = None
@@ -87,14 +163,25 @@ def _body(doc_text: str, node_id: str, *, admin: bool) -> str:
     return doc_text
 
 
-def read_texts(
+async def read_texts(
     reader: FastReader, token: str | None, secret: str, ids: Sequence[str]
 ) -> tuple[int, str]:
     """(status, JSON text) of a GET read: authenticate and fetch in one query."""
+    user_id, token = _caller(token)
+    return _reply(await reader.fetch_async([user_id, *ids]), user_id, token, secret, ids)
+
+
+def _caller(token: str | None) -> tuple[str, str]:
+    """(user id, token) named by a token, before it is checked against the user document."""
     user_id = peek_user_id(token) if token else None
     if token is None or user_id is None:
         raise ApiFailure(401, UNAUTHORIZED)
-    found = reader.fetch([user_id, *ids])
+    return user_id, token
+
+
+def _reply(
+    found: dict[str, str], user_id: str, token: str, secret: str, ids: Sequence[str]
+) -> tuple[int, str]:
     user_text = found.get(user_id)
     user_doc = json.loads(user_text) if user_text else None
     if not isinstance(user_doc, dict) or not token_valid(

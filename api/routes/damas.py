@@ -95,12 +95,12 @@ def create(request: Request, store: StoreDep, user: UserDep, body: JsonBody) -> 
 @route("GET", "/api/read/{ids:path}")
 async def read_get(request: Request, ids: str) -> Response:
     """Comma-separated ids (a raw `/` is fine: `/api/read//shots/a.exr`)."""
-    return _read_get(request, ids)
+    return await _read_get(request, ids)
 
 
 async def read_get_lean(request: Request) -> Response:
     """The same route as a bare Starlette endpoint (no dependency solving): see `lean_routes`."""
-    return _read_get(request, request.path_params["ids"])
+    return await _read_get(request, request.path_params["ids"])
 
 
 def lean_routes() -> list[BaseRoute]:
@@ -108,7 +108,7 @@ def lean_routes() -> list[BaseRoute]:
     return [Route("/api/read/{ids:path}", read_get_lean, methods=["GET"])]
 
 
-def _read_get(request: Request, ids: str) -> Response:
+async def _read_get(request: Request, ids: str) -> Response:
     wanted = ids.split(",") if ids else []
     if not wanted:
         raise ApiFailure(400, "Read error: Bad request: no _id given")
@@ -116,7 +116,8 @@ def _read_get(request: Request, ids: str) -> Response:
         service.check_id("Read", node_id)
     reader = _fast_reader(request)
     token = token_of(request)
-    status, text = read_texts(reader, token, request.app.state.settings.secret, wanted)
+    secret = request.app.state.settings.secret
+    status, text = await read_texts(reader, token, secret, wanted)
     return Response(text, status_code=status, media_type="application/json")
 
 
