@@ -12,6 +12,7 @@ from api import errors, openapi
 from api.auth import Passwords
 from api.csrf import CsrfGuard
 from api.headers import SecurityHeaders
+from api.request_metrics import RequestCounter
 from api.routes import damas, declarative, observability, sync, web
 from api.settings import Settings
 from api.users import ensure_admin
@@ -47,7 +48,8 @@ def create_app(
     app.state.passwords = Passwords(hasher)
     errors.install(app, max_body=settings.max_body, query_timeout=settings.query_timeout)
     app.add_middleware(CsrfGuard)  # before the body is read (outside the body limit)
-    app.add_middleware(SecurityHeaders)  # outermost: every reply, refusals included
+    app.add_middleware(SecurityHeaders)  # every reply, refusals included
+    app.add_middleware(RequestCounter, metrics=app.state.metrics)  # outermost: counts them all
     for module in (damas, declarative, sync, observability, web):
         app.include_router(module.router)
     app.router.routes[:0] = damas.lean_routes()  # the hot reads skip dependency solving

@@ -70,7 +70,7 @@ def metrics(request: Request) -> Response:
             raise ApiFailure(401, "401 Unauthorized (the metrics token is required)")
     registry: Metrics = request.app.state.metrics
     registry.register_store_collector(request.app.state.store)
-    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry.exposition()), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/api/status")

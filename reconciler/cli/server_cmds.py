@@ -5,16 +5,21 @@ Settings come from the environment (`SPCTL_DB`, `SPCTL_SECRET`, `SPCTL_AUTHOR_MO
 `SPCTL_QUERY_TIMEOUT`, `SPCTL_COOKIE_SECURE`); flags override them. The JWT secret is
 never a flag value (`ps` would show it): the environment or `--secret-file PATH`.
 On a store without users, `serve` creates `admin` (see `api.users.ensure_admin`).
+`--workers N` (`SPCTL_WORKERS`) runs N API processes sharing the store, the settings and the
+metrics (`api.processes`); `spctl run` keeps one process.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reconciler.cli.common import DbOpt, ServerOpt, clean_errors, fail
+
+if TYPE_CHECKING:
+    from api.settings import Settings
 
 SECRET_REFUSED = (
     "--secret is refused: a secret on the command line is visible to every account in the "
@@ -53,6 +58,9 @@ def serve(
         float | None, typer.Option(help="Seconds a request's database statement may run (5)")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    workers: Annotated[
+        int, typer.Option(envvar="SPCTL_WORKERS", help="API processes sharing the store")
+    ] = 1,
     db: DbOpt = None,
     server: ServerOpt = None,
 ) -> None:
@@ -72,16 +80,49 @@ def serve(
         fail("--query-timeout must be a number of seconds (0 = no limit)")
     if secret is not None:
         fail(SECRET_REFUSED)
+    if workers < 1:
+        fail("--workers must be at least 1")
     settings = Settings.from_env(
         db_url=db, secret=read_secret_file(secret_file), author_mode=author_mode,
         create_returns_obj=create_returns_obj, max_body=max_body, max_doc=max_doc,
         query_timeout=query_timeout,
     )  # fmt: skip
+    if workers > 1:
+        serve_processes(settings, host=host, port=port, workers=workers, log_level=log_level)
+        return
     app = create_app(settings)
     typer.echo(
         f"spctl: tracker on http://{host}:{port}/ (store {app.state.store.dialect})", err=True
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def serve_processes(
+    settings: Settings, *, host: str, port: int, workers: int, log_level: str
+) -> None:
+    """N uvicorn processes on one socket; the store is migrated and `admin` made here, once."""
+    import uvicorn
+
+    from api.auth import Passwords
+    from api.processes import shared_state
+    from api.users import ensure_admin
+    from reconciler.store import Store
+
+    store = Store.open(settings.db_url)
+    try:
+        ensure_admin(store, settings, Passwords())
+        dialect = store.dialect
+    finally:
+        store.close()
+    typer.echo(
+        f"spctl: tracker on http://{host}:{port}/ (store {dialect}, {workers} processes)",
+        err=True,
+    )
+    with shared_state(settings):
+        uvicorn.run(
+            "api.processes:worker_app", factory=True, host=host, port=port,
+            workers=workers, log_level=log_level,
+        )  # fmt: skip
 
 
 def read_secret_file(path: Path | None) -> str | None:
