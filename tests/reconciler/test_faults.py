@@ -1,0 +1,172 @@
+"""Fault matrix of issue 12 with real components: sshd sites, rsync, a tmpfs, PostgreSQL.
+
+Each case checks the three things a fault must never cost: no `synced_<site>` key without
+the same bytes and mtime on that site (no false synced), no file lost or corrupted at its
+origin or on any site, and convergence once the fault is gone.
+
+- (5) a destination that is full (a 1 MiB tmpfs mounted on the site's folder) and one that
+  refuses writes (the folder made immutable with `chattr +i`: the tests run as root, for
+  whom permission bits are no obstacle): the errors are recorded per file with rsync's exit
+  code, the other sites are unaffected, everything is delivered once the space (the tmpfs
+  remounted larger) and the permission are back.
+- (6) a site's sshd stopped mid-batch, its open sessions cut, started again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.reconciler.conftest import World, WorldFactory, same_copy
+from tests.support.sshd import SshSite
+
+pytestmark = pytest.mark.ssh
+
+SITES = ("london", "tokyo", "rome")
+
+
+def check_no_false_synced(w: World, origin: str = "paris") -> int:
+    """Every `synced_<site>` key is backed by the same bytes and mtime there; returns them."""
+    count = 0
+    for file_id, doc in w.docs().items():
+        for site in ("hub", *w.sites):
+            if site != origin and f"synced_{site}" in doc:
+                assert same_copy(w.path(origin, file_id), w.path(site, file_id)), (file_id, site)
+                count += 1
+    return count
+
+
+def check_converged(w: World, files: dict[str, bytes], sites: tuple[str, ...]) -> None:
+    for file_id, data in files.items():
+        doc = w.doc(file_id)
+        assert w.path("paris", file_id).read_bytes() == data, file_id  # the origin intact
+        for site in ("hub", *sites):
+            assert w.path(site, file_id).read_bytes() == data, (file_id, site)
+            assert doc[f"synced_{site}"] >= doc["time"], (file_id, site)
+            assert f"syncError_{site}" not in doc and f"syncing_{site}" not in doc
+
+
+def reconcile_until_done(w: World, passes: int = 10) -> None:
+    for _ in range(passes):
+        if not w.reconcile():
+            return
+        time.sleep(1.1)  # retryBackoffBase is 1 s here
+    raise AssertionError("no convergence")
+
+
+@contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)])
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted on this machine")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@contextmanager
+def immutable(path: Path) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)]).returncode:
+        pytest.skip("chattr +i is not available on this file system")
+    try:
+        yield path
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def test_a_full_and_a_read_only_destination_record_errors_and_converge_when_fixed(
+    world: WorldFactory,
+) -> None:
+    w: World = world("paris", *SITES, retryBackoffBase=1, retryBackoffMax=2)
+    assert w.reconcile() is False  # first contact: the volume markers are written
+    files = {f"/seq/f{i:02d}.dpx": bytes([i]) * 64 * 1024 for i in range(40)}  # 2.5 MiB
+    with tmpfs(w.root("london") / "seq", "1m") as full, immutable(w.root("tokyo") / "seq"):
+        for file_id, data in files.items():
+            w.publish("paris", file_id, data)
+        assert w.reconcile() is True
+        check_no_false_synced(w)
+        docs = w.docs()
+        london = {d.get("syncError_london") for d in docs.values()} - {None}
+        tokyo = {d.get("syncError_tokyo") for d in docs.values()} - {None}
+        # rsync's codes: 11 (file I/O: no space left), 23 (partial transfer: permission)
+        assert london and london <= {11, 12, 23}, london
+        assert tokyo == {23}, tokyo
+        assert sum("synced_london" in d for d in docs.values()) < len(files)  # it filled up
+        assert not any("synced_tokyo" in d for d in docs.values())
+        check_converged(w, files, ("rome",))  # the other site is unaffected
+        assert w.doc("volume/london")["agentStatus"] == "on"  # a file error, not a site down
+
+        subprocess.run(["mount", "-o", "remount,size=16m", str(full)], check=True)
+        subprocess.run(["chattr", "-i", str(w.root("tokyo") / "seq")], check=True)
+        reconcile_until_done(w)
+        check_converged(w, files, SITES)
+        assert check_no_false_synced(w) == len(files) * (1 + len(SITES))
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid` (an sshd's per-connection sessions), deepest last."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *descendants(child)]
+    return found
+
+
+def stop_sshd_and_its_sessions(site: SshSite) -> None:
+    assert site.proc is not None
+    sessions = descendants(site.proc.pid)
+    site.stop()
+    for pid in sessions:  # the test's own sshd's children, by pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_sites_sshd_stopped_mid_batch_records_errors_and_converges_when_back(
+    world: WorldFactory,
+) -> None:
+    w: World = world("paris", "london", "tokyo", retryBackoffBase=1, retryBackoffMax=2)
+    assert w.reconcile() is False  # first contact
+    # ~4 KiB files, 10 per batch at 40 KiB/s: about 1 s per batch, so the stop lands mid-batch
+    w.volume("london", rsync_args="--bwlimit=40", syncAmountReception=10)
+    files = {f"/cut/f{i:02d}.dpx": i.to_bytes(2, "big") * 2048 for i in range(60)}
+    for file_id, data in files.items():
+        w.publish("paris", file_id, data)
+    outcome: list[bool] = []
+    passing = threading.Thread(target=lambda: outcome.append(w.reconcile()))
+    passing.start()
+    deadline = time.monotonic() + 60
+    while not any("syncing_london" in d for d in w.docs().values()):
+        assert time.monotonic() < deadline and passing.is_alive(), "no batch to london started"
+        time.sleep(0.02)
+    stop_sshd_and_its_sessions(w.sites["london"])
+    passing.join(timeout=120)
+    assert outcome == [True]
+    docs = w.docs()
+    errors = {d["syncError_london"] for d in docs.values() if "syncError_london" in d}
+    assert errors and errors <= {12, 20, 30, 35, 255}, errors  # rsync's / ssh's exit codes
+    assert sum("synced_london" in d for d in docs.values()) < len(files)
+    check_no_false_synced(w)
+    check_converged(w, files, ("tokyo",))  # the other site is unaffected
+
+    w.sites["london"].start()
+    w.volume("london", rsync_args="")
+    reconcile_until_done(w)
+    check_converged(w, files, ("london", "tokyo"))
+    assert check_no_false_synced(w) == len(files) * 3
