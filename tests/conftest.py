@@ -34,6 +34,7 @@ def _truncate(store: Store) -> None:
             "signin_attempts",
             "workers",
             "job_claims",
+            "site_samples",
         ):
             conn.execute(sa.text(f"DELETE FROM {table}"))
 
