@@ -10,6 +10,9 @@ origin or on any site, and convergence once the fault is gone.
   code, the other sites are unaffected, everything is delivered once the space (the tmpfs
   remounted larger) and the permission are back.
 - (6) a site's sshd stopped mid-batch, its open sessions cut, started again.
+- (4) every PostgreSQL connection of the test's database killed with `pg_terminate_backend`
+  three times during a pass of two `spctl reconcile` workers: they reconnect, deliver
+  everything, and once stopped leave no lease on a file and no claimed job.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +30,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from reconciler.store.schema import file_sites, job_claims
+from reconciler.store.workers import list_workers
 from tests.reconciler.conftest import World, WorldFactory, same_copy
 from tests.support.sshd import SshSite
 
@@ -170,3 +177,98 @@ def test_a_sites_sshd_stopped_mid_batch_records_errors_and_converges_when_back(
     reconcile_until_done(w)
     check_converged(w, files, ("london", "tokyo"))
     assert check_no_false_synced(w) == len(files) * 3
+
+
+SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
+
+
+def leases(w: World) -> dict[str, int]:
+    c = file_sites.c
+    with w.store.read() as tx:
+        rows = tx.conn.execute(
+            sa.select(c.lease_owner, sa.func.count())
+            .where(c.lease_owner.is_not(None))
+            .group_by(c.lease_owner)
+        )
+        return {str(owner): int(n) for owner, n in rows}
+
+
+def synced(w: World, sites: tuple[str, ...]) -> int:
+    return sum(f"synced_{s}" in d for d in w.docs().values() for s in sites)
+
+
+def terminate_backends(url: str) -> int:
+    """Kill every connection to the test's own database (not the server's other ones)."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            killed = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(killed)
+
+
+def start_workers(w: World, env: dict[str, str], n: int) -> list[subprocess.Popen[bytes]]:
+    url = w.store.engine.url.render_as_string(hide_password=False)
+    argv = [*SPCTL, "reconcile", "--db", url, "--log-level", "warning"]
+    return [
+        subprocess.Popen(
+            argv,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_postgres_connections_killed_mid_pass_workers_reconnect_and_converge(
+    any_world: WorldFactory, store_url: str, tmp_path: Path
+) -> None:
+    w: World = any_world("paris", "london", heartbeatSeconds=1)
+    w.volume("paris", rsync_args="--bwlimit=60", syncAmountEmission=10)
+    w.volume("london", rsync_args="--bwlimit=60", syncAmountReception=10)
+    files = {f"/pg/f{i:03d}.dpx": i.to_bytes(2, "big") * 2048 for i in range(200)}
+    for file_id, data in files.items():
+        w.publish("paris", file_id, data)
+    env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
+    workers = start_workers(w, env, 2)
+    try:
+        killed = 0
+        for target in (20, 120, 250):  # early, mid-pass, late (of 400 deliveries)
+            deadline = time.monotonic() + 90
+            while synced(w, ("hub", "london")) < target:
+                assert time.monotonic() < deadline, f"stuck below {target}"
+                time.sleep(0.05)
+            killed += terminate_backends(store_url)
+            check_no_false_synced(w)
+        assert killed >= 3
+        w.volume("paris", rsync_args="")
+        w.volume("london", rsync_args="")
+        deadline = time.monotonic() + 120
+        while synced(w, ("hub", "london")) < 2 * len(files):
+            assert time.monotonic() < deadline, "the workers did not converge"
+            assert [p.poll() for p in workers] == [None, None], "a worker died"
+            time.sleep(0.2)
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        codes = [proc.wait(timeout=60) for proc in workers]
+    assert codes == [0, 0]
+    check_converged(w, files, ("london",))
+    assert check_no_false_synced(w) == 2 * len(files)
+    assert leases(w) == {}
+    with w.store.read() as tx:
+        assert list_workers(tx.conn) == []
+        held = tx.conn.execute(
+            sa.select(job_claims.c.id).where(job_claims.c.lease_owner.is_not(None))
+        ).all()
+    assert held == []  # no job claimed by a worker that is gone
