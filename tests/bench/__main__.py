@@ -3,7 +3,8 @@
 Modules are `tests/bench/bench_*.py` with a `main()`, each printing its ratios against a
 reference measured in the same run. `--scale 0.1` divides the default sizes by ten (a quick
 look; BENCH_SCALE for the modules); the BENCH_* variables documented in each module still
-set one size exactly.
+set one size exactly. `--only wan` runs the transfers across a simulated ocean
+(`bench_wan`: 100 and 200 ms RTT, about 20 minutes at scale 1; `--scale 0.25` for a look).
 """
 
 from __future__ import annotations
