@@ -199,6 +199,28 @@
       errors);
   }
 
+  /* reconciler workers (GET /api/workers): who runs, since when, what it holds */
+
+  async function loadWorkers() {
+    const reply = await api("GET", "/api/workers");
+    $("workers-error").textContent = reply.ok ? "" : errorText(reply);
+    if (!reply.ok) return;
+    const body = $("workers");
+    body.replaceChildren();
+    if (!reply.data.length) {
+      body.append(el("tr", {}, el("td", { colspan: "6", text: "No reconciler worker is running (spctl reconcile, spctl run)." })));
+    }
+    for (const w of reply.data) {
+      body.append(el("tr", { class: w.alive ? "worker" : "worker worker-silent", data: { worker: w.worker } },
+        el("td", { text: w.host }),
+        el("td", { text: String(w.pid) }),
+        el("td", {}, stampParts(w.started)),
+        el("td", { text: ago(w.heartbeat) + (w.alive ? "" : " (silent)") }),
+        el("td", { text: w.jobs.length ? w.jobs.join(", ") : "none" }),
+        el("td", { text: String(w.leases) })));
+    }
+  }
+
   /* the last hour of a site: small SVG charts drawn here (CSS gives their colours) */
 
   const SVG_NS = "http://www.w3.org/2000/svg";
@@ -613,7 +635,7 @@
     if (!document.hidden && !state.busy) {
       state.busy = true;
       try {
-        await Promise.all([loadSites(), loadGrid(), refreshDetail()]);
+        await Promise.all([loadSites(), loadWorkers(), loadGrid(), refreshDetail()]);
       } finally {
         state.busy = false;
       }
