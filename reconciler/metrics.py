@@ -82,6 +82,13 @@ class Metrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
+        self.streams = Gauge(
+            "syncplanet_transfer_streams",
+            "rsync runs in flight for a batch (parallelStreams, at most one per file)",
+            ["site", "direction"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.scan_duration = Gauge(
             "syncplanet_scan_duration_seconds",
             "Duration of the last scan",

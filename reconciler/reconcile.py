@@ -254,7 +254,12 @@ def _job(rt: Runtime, name: str, direction: Direction, ignore_backoff: bool) -> 
     site = rt.site(plan.volume_url)
     with _leases_kept(rt, plan.site, ids, lease_ms):
         move = site.send if direction is Direction.EMISSION else site.receive
-        outcome = move(batch)
+        in_flight = rt.metrics.streams.labels(name, direction.value)
+        in_flight.inc(min(batch.streams, len(ids)))
+        try:
+            outcome = move(batch)
+        finally:
+            in_flight.dec(min(batch.streams, len(ids)))
     delivered, failed = _record(rt, plan, direction, items, outcome)
     _observe(rt, name, direction, outcome, delivered, failed)
     log.info(
