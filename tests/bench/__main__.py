@@ -5,6 +5,8 @@ reference measured in the same run. `--scale 0.1` divides the default sizes by t
 look; BENCH_SCALE for the modules); the BENCH_* variables documented in each module still
 set one size exactly. `--only wan` runs the transfers across a simulated ocean
 (`bench_wan`: 100 and 200 ms RTT, about 20 minutes at scale 1; `--scale 0.25` for a look).
+`--only scaleout` runs 1, 2 and 4 reconciler workers and 1 and 2 API processes on
+PostgreSQL (`bench_scaleout`, SPCTL_TEST_PG or BENCH_PG; about 5 minutes at scale 1).
 """
 
 from __future__ import annotations
