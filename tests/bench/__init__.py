@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 
 def scale() -> float:
@@ -14,3 +16,25 @@ def scaled(name: str, default: int) -> int:
     """A size: the variable `name` when set, else `default` times the scale (at least 1)."""
     value = os.environ.get(name)
     return int(value) if value else max(1, round(default * scale()))
+
+
+def write_sized(path: Path, size: int, block: bytes) -> None:
+    """A file of `size` bytes made of `block` repeated (its parent folders created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        left = size
+        while left > 0:
+            fh.write(block[:left] if left < len(block) else block)
+            left -= len(block)
+
+
+def wait_healthy(base: str, *, tries: int = 600) -> None:
+    """Wait (up to `tries` x 0.1 s) until the tracker at `base` answers `/healthz` with 200."""
+    import httpx  # only the benches that start a tracker need it
+
+    for _ in range(tries):
+        try:
+            if httpx.get(base + "/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)

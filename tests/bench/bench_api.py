@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from tests.bench import scaled
+from tests.bench import scaled, wait_healthy
 
 SITES = [
     "hub",
@@ -194,12 +194,7 @@ def server_process(url: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_healthy(base)
         yield base
     finally:
         proc.terminate()

@@ -31,7 +31,7 @@ import httpx
 import sqlalchemy as sa
 
 from reconciler.store import Store
-from tests.bench import scaled
+from tests.bench import scaled, wait_healthy
 from tests.bench.bench_api import load, request_bytes
 from tests.support.pg import scratch_database
 from tests.support.sshd import SshKeys, SshSite, free_port
@@ -189,12 +189,7 @@ def read_rps(url: str, ids: list[str], processes: int) -> float:
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_healthy(base)
         token = httpx.post(
             base + "/api/signIn", json={"username": "admin", "password": PASSWORD}
         ).json()["token"]

@@ -40,7 +40,7 @@ import httpx
 
 from reconciler.domain import synced_key
 from reconciler.store import Store
-from tests.bench import scale, scaled
+from tests.bench import scale, scaled, write_sized
 from tests.support.sshd import SshKeys, SshSite, client_options, free_port
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
@@ -96,13 +96,7 @@ def _make_tree(root: Path, work: Workload) -> list[str]:
     block = os.urandom(min(work.size, 4 * MiB))
     for i in range(work.files):
         rel = f"{work.name}/d{i // 500:03d}/f{i:06d}.bin"
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
-            left = work.size
-            while left > 0:
-                fh.write(block[:left] if left < len(block) else block)
-                left -= len(block)
+        write_sized(root / rel, work.size, block)
         rels.append(rel)
     return rels
 

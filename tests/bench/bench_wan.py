@@ -35,6 +35,7 @@ from reconciler.metrics import Metrics
 from reconciler.runtime import now_ms
 from reconciler.scheduler import open_session, reconcile_once
 from reconciler.store import Store
+from tests.bench import write_sized
 from tests.support.sshd import SshKeys, SshSite, client_options
 from tests.support.wan import MBIT, WanProxy
 
@@ -93,13 +94,7 @@ def _make_tree(root: Path, tag: str, work: Workload) -> list[str]:
     block = os.urandom(min(work.size, 4 * MiB))
     for i in range(work.files):
         file_id = f"/{tag}/d{i // 500:03d}/f{i:06d}.bin"
-        path = root / file_id.lstrip("/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
-            left = work.size
-            while left > 0:
-                fh.write(block[:left] if left < len(block) else block)
-                left -= len(block)
+        write_sized(root / file_id.lstrip("/"), work.size, block)
         ids.append(file_id)
     return ids
 
