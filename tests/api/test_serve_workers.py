@@ -14,7 +14,6 @@ import os
 import re
 import stat
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,9 +25,9 @@ from prometheus_client.mmap_dict import MmapedDict
 
 from reconciler.store import Store
 from tests.observability.seed import seed
+from tests.support.spctl import SPCTL
 from tests.support.sshd import free_port
 
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
 PASSWORD = "workers-admin-pw"
 REQUESTS = 300
 STORE_GAUGES = ("syncplanet_files", "syncplanet_volume_up", "syncplanet_store_up")

@@ -21,7 +21,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,9 +33,9 @@ from reconciler.store import Store
 from tests.bench import scaled, wait_healthy
 from tests.bench.bench_api import load, request_bytes
 from tests.support.pg import scratch_database
+from tests.support.spctl import SPCTL
 from tests.support.sshd import SshKeys, SshSite, free_port
 
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
 WORKERS = (1, 2, 4)
 PASSWORD = "bench-admin-pw"
 STATS = "SELECT active_time, xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database()"  # noqa: E501

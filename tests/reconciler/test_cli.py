@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -23,11 +22,10 @@ from reconciler.runtime import now_ms
 from reconciler.scheduler import open_session
 from reconciler.store import queue
 from tests.reconciler.conftest import World, WorldFactory, same_copy
+from tests.support.spctl import SPCTL
 from tests.support.sshd import free_port
 
 pytestmark = pytest.mark.ssh
-
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
 
 
 def spctl(w: World, *args: str, home: Path) -> subprocess.CompletedProcess[str]:

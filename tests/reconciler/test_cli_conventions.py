@@ -26,9 +26,9 @@ from reconciler.metrics import Metrics
 from reconciler.scan import scan_volume
 from reconciler.scheduler import open_session
 from reconciler.store import Store
+from tests.support.spctl import SPCTL
 
 ROOT = Path(__file__).resolve().parents[2]
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
 TIME = re.compile(r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\b")
 ISO_T = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 

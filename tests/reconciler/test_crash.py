@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,10 +18,10 @@ import pytest
 
 from reconciler.domain import SITE_KEY_PREFIXES
 from tests.reconciler.conftest import World, WorldFactory, same_copy
+from tests.support.spctl import reconcile_argv
 
 pytestmark = pytest.mark.ssh
 
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
 SITES = ("hub", "paris", "london")
 
 
@@ -51,7 +50,7 @@ def test_sigkill_mid_transfer_leaves_no_false_synced_and_a_restart_converges(
     for i, file_id in enumerate(files):
         w.publish("paris", file_id, bytes([i]) * 512 * 1024)
     env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
-    argv = [*SPCTL, "reconcile", "--db", str(w.store.engine.url), "--log-level", "warning"]
+    argv = reconcile_argv(str(w.store.engine.url))
 
     first = subprocess.Popen(
         argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -21,9 +20,8 @@ from reconciler.metrics import Metrics
 from reconciler.runtime import now_ms
 from reconciler.scheduler import open_session, reconcile_once
 from reconciler.store import Store
+from tests.support.spctl import SPCTL
 from tests.support.sshd import free_port
-
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
 
 
 def publish(store: Store, folder: Path, origin: str, file_id: str, data: bytes) -> None:

@@ -26,7 +26,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +39,7 @@ from reconciler.store.schema import file_sites, job_claims
 from reconciler.store.workers import list_workers
 from tests.reconciler.conftest import World, WorldFactory, same_copy
 from tests.support.inotify import Landings
+from tests.support.spctl import lease_counts, reconcile_argv
 from tests.support.sshd import SshSite
 
 pytestmark = pytest.mark.ssh
@@ -184,20 +184,6 @@ def test_a_sites_sshd_stopped_mid_batch_records_errors_and_converges_when_back(
     assert check_no_false_synced(w) == len(files) * 3
 
 
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
-
-
-def leases(w: World) -> dict[str, int]:
-    c = file_sites.c
-    with w.store.read() as tx:
-        rows = tx.conn.execute(
-            sa.select(c.lease_owner, sa.func.count())
-            .where(c.lease_owner.is_not(None))
-            .group_by(c.lease_owner)
-        )
-        return {str(owner): int(n) for owner, n in rows}
-
-
 def synced(w: World, sites: tuple[str, ...]) -> int:
     return sum(f"synced_{s}" in d for d in w.docs().values() for s in sites)
 
@@ -222,7 +208,7 @@ def start_workers(
     w: World, env: dict[str, str], n: int, logs: Path
 ) -> list[subprocess.Popen[bytes]]:
     url = w.store.engine.url.render_as_string(hide_password=False)
-    argv = [*SPCTL, "reconcile", "--db", url, "--log-level", "warning"]
+    argv = reconcile_argv(url)
     procs = []
     for i in range(n):
         with (logs / f"worker-{i}.log").open("wb") as log:
@@ -270,7 +256,7 @@ def test_postgres_connections_killed_mid_pass_workers_reconnect_and_converge(
         w.volume("london", rsync_args="")
         deadline = time.monotonic() + 120
         while synced(w, ("hub", "london")) < 2 * len(files):
-            assert time.monotonic() < deadline, f"no convergence: leases {leases(w)}"
+            assert time.monotonic() < deadline, f"no convergence: leases {lease_counts(w.store)}"
             assert [p.poll() for p in workers] == [None, None], "a worker died"
             time.sleep(0.2)
     finally:
@@ -280,7 +266,7 @@ def test_postgres_connections_killed_mid_pass_workers_reconnect_and_converge(
     assert codes == [0, 0]
     check_converged(w, files, ("london",))
     assert check_no_false_synced(w) == 2 * len(files)
-    assert leases(w) == {}
+    assert lease_counts(w.store) == {}
     with w.store.read() as tx:
         assert list_workers(tx.conn) == []
         held = tx.conn.execute(

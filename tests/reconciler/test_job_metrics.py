@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -27,11 +26,11 @@ import pytest
 import yaml
 
 from tests.reconciler.conftest import World, WorldFactory, same_copy
+from tests.support.spctl import reconcile_argv
 from tests.support.sshd import free_port
 
 pytestmark = pytest.mark.ssh
 
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
 RULES = Path(__file__).parents[2] / "grafana" / "alerts" / "syncplanet.rules.yaml"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
@@ -94,8 +93,7 @@ def test_a_job_failing_on_every_run_is_counted_and_the_stalled_alert_has_a_serie
     )
     w.publish("paris", "/shot.exr", b"shot" * 100)
     port = free_port()
-    argv = [*SPCTL, "reconcile", "--db", str(w.store.engine.url), "--log-level", "warning",
-            "--metrics-port", str(port)]  # fmt: skip
+    argv = reconcile_argv(str(w.store.engine.url), "--metrics-port", str(port))
     log = (tmp_path / "reconcile.log").open("wb")
     proc = subprocess.Popen(
         argv, env={**os.environ, "SPCTL_HOME": str(tmp_path)}, stdout=log, stderr=log

@@ -12,32 +12,18 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from reconciler.store.schema import file_sites
 from reconciler.store.workers import list_workers
 from tests.reconciler.conftest import World, WorldFactory, same_copy
+from tests.support.spctl import lease_counts, reconcile_argv
 
 pytestmark = pytest.mark.ssh
 
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
 FILES = 300
-
-
-def _leases(w: World) -> dict[str, int]:
-    c = file_sites.c
-    with w.store.read() as tx:
-        rows = tx.conn.execute(
-            sa.select(c.lease_owner, sa.func.count())
-            .where(c.lease_owner.is_not(None))
-            .group_by(c.lease_owner)
-        )
-        return {str(owner): int(n) for owner, n in rows}
 
 
 def _no_false_synced(w: World) -> int:
@@ -61,7 +47,7 @@ def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
     for i, file_id in enumerate(files):
         w.publish("paris", file_id, i.to_bytes(2, "big") * 2048)
     env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
-    argv = [*SPCTL, "reconcile", "--db", str(w.store.engine.url), "--log-level", "warning"]
+    argv = reconcile_argv(str(w.store.engine.url))
 
     first = subprocess.Popen(
         argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -77,7 +63,7 @@ def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
 
-    held = _leases(w)
+    held = lease_counts(w.store)
     dead = f"{os.uname().nodename}:{first.pid}"
     assert set(held) == {dead}, held  # the killed worker still holds its batches
     with w.store.read() as tx:
@@ -97,7 +83,7 @@ def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
     assert _no_false_synced(w) == 2 * FILES
     for doc in w.docs().values():
         assert not [k for k in doc if k.startswith(("syncing_", "syncError_"))], doc
-    assert _leases(w) == {}
+    assert lease_counts(w.store) == {}
     with w.store.read() as tx:
         assert list_workers(tx.conn) == []  # the dead row taken over, the --once row removed
 
@@ -118,7 +104,7 @@ def test_killed_at_three_moments_each_restart_resumes_within_seconds(
     for i in range(FILES):
         w.publish("paris", f"/seq/g{i:03d}.dpx", i.to_bytes(2, "big") * 2048)
     env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
-    argv = [*SPCTL, "reconcile", "--db", str(w.store.engine.url), "--log-level", "warning"]
+    argv = reconcile_argv(str(w.store.engine.url))
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(argv, env=env, start_new_session=True,
@@ -139,7 +125,7 @@ def test_killed_at_three_moments_each_restart_resumes_within_seconds(
             while _synced_hub(w) <= before:  # heartbeatSeconds (10) + 5 s at most
                 assert time.monotonic() - restarted < 10 + 5, "delivery did not resume"
                 time.sleep(0.05)
-            assert not [o for o in _leases(w) if o.endswith(f":{dead}")]
+            assert not [o for o in lease_counts(w.store) if o.endswith(f":{dead}")]
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -163,7 +149,7 @@ def test_a_surviving_worker_takes_a_killed_neighbours_leases_over(
     for i, file_id in enumerate(files):
         w.publish("paris", file_id, i.to_bytes(2, "big") * 2048)
     env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
-    argv = [*SPCTL, "reconcile", "--db", str(w.store.engine.url), "--log-level", "warning"]
+    argv = reconcile_argv(str(w.store.engine.url))
     procs = [
         subprocess.Popen(
             argv,
@@ -177,13 +163,13 @@ def test_a_surviving_worker_takes_a_killed_neighbours_leases_over(
     victim, survivor = procs
     try:
         deadline = time.monotonic() + 60
-        while not any(o.endswith(f":{victim.pid}") for o in _leases(w)):
+        while not any(o.endswith(f":{victim.pid}") for o in lease_counts(w.store)):
             assert time.monotonic() < deadline, "the victim never held a batch"
             time.sleep(0.02)
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
         killed = time.monotonic()
-        while any(o.endswith(f":{victim.pid}") for o in _leases(w)):
+        while any(o.endswith(f":{victim.pid}") for o in lease_counts(w.store)):
             assert time.monotonic() - killed < 1 + 5, "the survivor did not take over"
             time.sleep(0.05)
         w.volume("paris", rsync_args="")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +20,9 @@ import httpx
 from typer.testing import CliRunner
 
 from reconciler.cli import app
+from tests.support.spctl import SPCTL
 from tests.support.sshd import free_port
 
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
 PASSWORD = "serve-admin-pw"
 
 
