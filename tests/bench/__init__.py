@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -38,3 +40,15 @@ def wait_healthy(base: str, *, tries: int = 600) -> None:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
+
+
+def median_seconds(func: Callable[[], object], rounds: int, *, warm_up: bool = False) -> float:
+    """Median wall time of `rounds` calls of `func` (after one untimed call with `warm_up`)."""
+    if warm_up:
+        func()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        func()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)

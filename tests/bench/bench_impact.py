@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +34,7 @@ from reconciler.declarative import Argon2Passwords
 from reconciler.manifests import Manifest, load
 from reconciler.store import Store
 from reconciler.store.bulk import insert_new_files
-from tests.bench import scaled
+from tests.bench import median_seconds, scaled
 from tests.support import pg
 
 FILES = scaled("BENCH_FILES", 1_000_000)
@@ -155,15 +154,6 @@ def bare_read(store: Store, where: str, params: dict[str, Any]) -> Callable[[], 
     return run
 
 
-def timed(func: Callable[[], object], rounds: int) -> float:
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def run(label: str, url: str) -> None:
     store = Store.open(url)
     try:
@@ -183,8 +173,8 @@ def run(label: str, url: str) -> None:
                 def impact(m: list[Manifest] = manifests, out: list[Any] = found) -> None:
                     out[:] = [applier.diff_impact(store, m, prune=False, now=T0)[1]]
 
-                seconds = timed(impact, rounds)
-                bare = timed(bare_read(store, where, {}), 1)
+                seconds = median_seconds(impact, rounds)
+                bare = median_seconds(bare_read(store, where, {}), 1)
                 result = found[0]
                 moved = sum(s.newly_wanted.bytes for s in result.sites)
                 print(f"{label}: {name}: {seconds:.2f} s (median of {rounds}), "

@@ -15,10 +15,8 @@ BENCH_SCRAPES (20).
 from __future__ import annotations
 
 import os
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,7 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from reconciler.metrics import Metrics
 from reconciler.store import Store
-from tests.bench import scaled
+from tests.bench import median_seconds, scaled
 from tests.support import pg
 
 FILES = scaled("BENCH_FILES", 1_000_000)
@@ -92,17 +90,6 @@ def fill(store: Store) -> None:
             conn.execute(sa.text("ANALYZE"))
 
 
-def timed(func: Callable[[], object], times: int) -> float:
-    """Median seconds of `times` calls (after one warm-up call)."""
-    func()
-    samples = []
-    for _ in range(times):
-        start = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def run(label: str, url: str) -> None:
     store = Store.open(url)
     try:
@@ -119,8 +106,8 @@ def run(label: str, url: str) -> None:
             with store.read() as tx:
                 return tx.conn.execute(NAIVE).all()
 
-        scrape = timed(lambda: generate_latest(metrics.registry), SCRAPES)
-        bare = timed(naive, max(3, SCRAPES // 5))
+        scrape = median_seconds(lambda: generate_latest(metrics.registry), SCRAPES, warm_up=True)
+        bare = median_seconds(naive, max(3, SCRAPES // 5), warm_up=True)
         print(f"{label}: scrape {scrape * 1000:.1f} ms (median of {SCRAPES}); naive GROUP BY "
               f"{bare * 1000:.0f} ms; ratio scrape/naive = {scrape / bare:.4f}")  # fmt: skip
     finally:
