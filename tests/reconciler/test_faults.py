@@ -155,8 +155,9 @@ def test_a_sites_sshd_stopped_mid_batch_records_errors_and_converges_when_back(
 ) -> None:
     w: World = world("paris", "london", "tokyo", retryBackoffBase=1, retryBackoffMax=2)
     assert w.reconcile() is False  # first contact
-    # ~4 KiB files, 10 per batch at 40 KiB/s: about 1 s per batch, so the stop lands mid-batch
-    w.volume("london", rsync_args="--bwlimit=40", syncAmountReception=10)
+    # ~4 KiB files, 10 per batch at 40 KiB/s in one stream (parallel streams would each get the
+    # limit): about 1 s per batch, so the stop lands mid-batch
+    w.volume("london", rsync_args="--bwlimit=40", syncAmountReception=10, parallelStreams=1)
     files = {f"/cut/f{i:02d}.dpx": i.to_bytes(2, "big") * 2048 for i in range(60)}
     for file_id, data in files.items():
         w.publish("paris", file_id, data)
