@@ -35,7 +35,8 @@ fuzz: install  ## a longer Schemathesis run against the API (~5 min per store; s
 lint: install  ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy reconciler api tests
+	$(VENV)/bin/mypy reconciler api spctl tests
+	$(VENV)/bin/lint-imports
 
 bench: deps install  ## benchmarks against raw rsync / bare queries (prints ratios; not tests)
 	$(PY) -m tests.bench

@@ -16,7 +16,7 @@ from api.request_metrics import RequestCounter
 from api.routes import damas, declarative, observability, sync, web
 from api.settings import Settings
 from api.users import ensure_admin
-from reconciler.metrics import Metrics
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 
 

@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from api.secrets import SECRET_USER_KEYS
-from reconciler.domain import USER_PREFIX
+from reconciler.core.domain import USER_PREFIX
 
 PASSWORD_KEY = "password"
 # Keys that hold password material on a user document; never returned, never searchable.

@@ -36,7 +36,7 @@ from api.service import (
     objects,
     owned,
 )
-from reconciler.domain import SITE_KEY_PREFIXES, SITE_NAME_RE, synced_key
+from reconciler.core.domain import SITE_KEY_PREFIXES, SITE_NAME_RE, synced_key
 from reconciler.store import Tx
 from reconciler.store.schema import nodes
 

@@ -9,7 +9,7 @@ The processes share everything that must agree between them:
 - the metrics: `PROMETHEUS_MULTIPROC_DIR` points at that private directory (new, so empty:
   no counts of an earlier run are summed), each process counts in its own files there and
   `/metrics`, whichever process answers, sums them and adds the store gauges once
-  (`reconciler.metrics`).
+  (`reconciler.services.metrics`).
 The parent migrates the store and creates `admin` before the processes start, so the
 generated password is announced once. The directory is removed when `serve` exits.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api.settings import Settings
-from reconciler.private_files import create_private
+from reconciler.store.private_files import create_private
 
 STATE_ENV = "SPCTL_SERVE_STATE"  # the private directory, for the processes
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is imported
@@ -61,7 +61,7 @@ def shared_state(settings: Settings) -> Iterator[Path]:
 def worker_app() -> FastAPI:
     """The app of one API process (uvicorn's factory): the parent's settings, shared metrics."""
     from api.app import create_app
-    from reconciler.metrics import Metrics
+    from reconciler.services.metrics import Metrics
 
     state = Path(os.environ[STATE_ENV])
     settings = Settings(**json.loads((state / SETTINGS_FILE).read_text(encoding="utf-8")))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.metrics import Metrics
+from reconciler.services.metrics import Metrics
 
 
 class RequestCounter:

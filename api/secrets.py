@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.domain import CONFIG_GLOBAL_ID, HUB_PREFIX, VOLUME_PREFIX
+from reconciler.core.domain import CONFIG_GLOBAL_ID, HUB_PREFIX, VOLUME_PREFIX
 
 SECRET_USER_KEYS = frozenset({"password", "passwordHash"})
 SECRET_CONFIG_KEYS = frozenset(

@@ -25,7 +25,7 @@ from api.deps import User
 from api.errors import ApiFailure, bad_request
 from api.secrets import redact_config
 from api.users import user_changes
-from reconciler.domain import InvalidId, NodeKind, check_file_id, node_kind
+from reconciler.core.domain import InvalidId, NodeKind, check_file_id, node_kind
 from reconciler.store import Tx
 from reconciler.store.schema import nodes
 

@@ -6,8 +6,8 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
-from reconciler.private_files import create_private, private_dir
 from reconciler.store.engine import data_home, default_db_url
+from reconciler.store.private_files import create_private, private_dir
 
 
 def _flag(name: str, default: bool = False) -> bool:

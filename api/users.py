@@ -30,7 +30,7 @@ from api.deps import UserClass
 from api.errors import ApiFailure
 from api.settings import Settings
 from api.signin_limits import SigninLimits
-from reconciler.domain import USER_NAME_RE, USER_PREFIX, NodeKind
+from reconciler.core.domain import USER_NAME_RE, USER_PREFIX, NodeKind
 from reconciler.store import Store, Tx
 from reconciler.store.schema import nodes
 

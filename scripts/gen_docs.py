@@ -4,12 +4,12 @@ A MkDocs hook (`hooks:` in mkdocs.yml) and a small command. Hand-written pages h
 such as `<!-- generated: spctl -->`; `on_page_markdown` replaces each marker with text
 rendered from the code itself, so the reference cannot drift from what ships:
 
-- `spctl`: every command of the Typer app `reconciler.cli.app`, from its command tree
+- `spctl`: every command of the Typer app `spctl.app`, from its command tree
   (usage, arguments and options as `--help` prints them);
-- `metrics`: every series of the Prometheus registry built by `reconciler.metrics.Metrics`,
+- `metrics`: every series of the Prometheus registry built by `reconciler.services.metrics.Metrics`,
   with the store collector registered (name, type, labels, help);
 - `manifest-keys KIND`: the keys of one manifest kind in `get -o yaml` order, their type
-  and default from `reconciler.manifest_schema` / `reconciler.config`, and their meaning
+  and default from `reconciler.core.manifest_schema` / `reconciler.core.config`, and their meaning
   from `docs/manifest-keys.yml` (the build fails when a key has no meaning or a meaning
   names a key the schema does not have);
 - `api-routes`: the routes of the OpenAPI document of the app `api.app.create_app` builds
@@ -61,7 +61,7 @@ def render_spctl() -> str:
     """Markdown for every `spctl` command: help text, usage, arguments and options."""
     import typer.main
 
-    from reconciler.cli import app
+    from spctl import app
 
     root = typer.main.get_command(app)
     # Typer may vendor click: take the Context class from the command's own module.
@@ -109,7 +109,7 @@ def render_metrics() -> str:
     """A table of every series the registry exports (the store collector included)."""
     from prometheus_client import CollectorRegistry
 
-    from reconciler.metrics import Metrics
+    from reconciler.services.metrics import Metrics
     from reconciler.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,8 +169,8 @@ def _default(default: Any, required: bool) -> str:
 
 def render_manifest_keys(kind_name: str) -> str:
     """The key table of one kind: schema keys and defaults, meanings from manifest-keys.yml."""
-    from reconciler import manifest_schema as schema
-    from reconciler.manifest_schema import KINDS, Kind, spec_keys
+    from reconciler.core import manifest_schema as schema
+    from reconciler.core.manifest_schema import KINDS, Kind, spec_keys
 
     kind = Kind(kind_name)
     meanings: dict[str, dict[str, str]] = yaml.safe_load(

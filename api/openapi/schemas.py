@@ -2,7 +2,7 @@
 
 `COMPONENTS` are the schemas routes refer to by name (`ref("Document")`): damas documents
 (an `_id` string plus any keys), id lists, MongoDB filters, manifests, and the observability
-replies derived from the dataclasses `reconciler.status.to_json` renders. `operation(...)`
+replies derived from the dataclasses `reconciler.services.status.to_json` renders. `operation(...)`
 builds one route's entry: its request body and its replies, errors as plain text with the
 status codes `api.errors` sends (`ERRORS`).
 """
@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from api.search import MAX_IN_VALUES
-from reconciler.explain import Explanation
-from reconciler.status import FileDescription, QueueEntry, SiteStatus
+from reconciler.services.explain import Explanation
+from reconciler.services.status import FileDescription, QueueEntry, SiteStatus
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"
@@ -132,7 +132,7 @@ COMPONENTS: dict[str, Schema] = {
 
 
 def dataclass_schemas() -> dict[str, Schema]:
-    """The observability replies, from the dataclasses `reconciler.status.to_json` renders."""
+    """The observability replies: the dataclasses `services.status.to_json` renders."""
     out: dict[str, Schema] = {}
     for cls in (SiteStatus, FileDescription, QueueEntry, Explanation):
         schema = TypeAdapter(cls).json_schema(ref_template=REF, mode="serialization")

@@ -8,7 +8,6 @@ Trailing slashes are optional, as in damas-core. `GET /api/read/<ids>` is the le
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote
@@ -33,16 +32,13 @@ from api.errors import ApiFailure, JsonBody, OptionalJsonBody, optional_json_bod
 from api.fastread import FastReader, read_texts
 from api.service import Context, Reply
 from api.settings import Settings
+from reconciler.core.clock import now_ms
 from reconciler.store import Store, Tx
 from reconciler.version import version as syncplanet_version
 
 router = APIRouter(tags=["damas"])
 Limit = Annotated[int, Query(ge=0, description="extension: at most this many ids (0 = all)")]
 Skip = Annotated[int, Query(ge=0, description="extension: skip this many ids")]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def route(method: str, path: str, **kwargs: Any) -> Callable[[Any], Any]:

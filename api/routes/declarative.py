@@ -5,12 +5,12 @@
 - `POST /api/declarative/diff` `{manifests, sources?, env?, prune?, impact?}` ->
   `{results: [{object, action, diff}], warnings, impact?}` for the objects apply would
   change; `impact: true` adds what each site would receive or stop receiving
-  (`reconciler.impact`), computed here on the server's store. An unset `passwordFromEnv`
+  (`reconciler.services.impact`), computed here on the server's store. An unset `passwordFromEnv`
   variable is a warning (the password compares as unchanged).
 - `GET /api/declarative/objects/<kind>[/<name>]`: live objects as manifests.
 - `DELETE /api/declarative/objects/<kind>/<name>`.
 `env` carries the values of `passwordFromEnv` variables read where spctl runs. Thin
-adapters over `reconciler.applier`; invalid manifests get a 400 naming file, object and
+adapters over `reconciler.services.applier`; invalid manifests get a 400 naming file, object and
 field path, exactly as `spctl --db` prints them.
 """
 
@@ -23,9 +23,9 @@ from fastapi import APIRouter
 
 from api.deps import AdminDep, PasswordsDep, StoreDep
 from api.errors import ApiFailure, JsonBody
-from reconciler import applier
-from reconciler.manifest_schema import KindInfo, lookup_kind
-from reconciler.manifests import ManifestError, from_wire
+from reconciler.core.manifest_schema import KindInfo, lookup_kind
+from reconciler.services import applier
+from reconciler.services.manifests import ManifestError, from_wire
 
 router = APIRouter(prefix="/api/declarative", tags=["declarative"])
 

@@ -1,8 +1,8 @@
 """Observability routes: `/metrics`, `/api/status`, `/api/describe`, `/api/explain`,
 `/api/listup`, `/api/listdown` (SPEC §6, §8).
 
-Thin adapters over `reconciler.status` / `reconciler.explain`: parse the path, call one
-service function in one read transaction, return JSON. `/metrics` is open unless the
+Thin adapters over `reconciler.services.status` / `reconciler.services.explain`: parse the
+path, call one service function in one read transaction, return JSON. `/metrics` is open unless the
 settings carry a metrics token (`SPCTL_METRICS_TOKEN`), then it wants `Bearer <token>`.
 """
 
@@ -18,10 +18,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import StoreDep, User, UserClass, require
 from api.errors import ApiFailure
-from reconciler.explain import explain
-from reconciler.metrics import Metrics
-from reconciler.runtime import now_ms
-from reconciler.status import (
+from reconciler.core.clock import now_ms
+from reconciler.services.explain import explain
+from reconciler.services.metrics import Metrics
+from reconciler.services.status import (
     BadRequest,
     NotFound,
     describe_file,

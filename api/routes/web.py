@@ -47,7 +47,7 @@ from api.web.grid import MAX_LIMIT, BadCursor, SortKey, grid_page, in_error, sit
 from api.web.overview import overview
 from api.web.page import app_page, signin_page, static_file
 from api.web.session import clear_session, cookie_secure, set_session
-from reconciler.domain import InvalidId, check_file_id
+from reconciler.core.domain import InvalidId, check_file_id
 
 router = APIRouter()
 _NO_STORE = {"Cache-Control": "no-store"}

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from reconciler.desired import site_state
-from reconciler.domain import (
+from reconciler.core.desired import site_state
+from reconciler.core.domain import (
     SiteState,
     as_number,
     error_key,

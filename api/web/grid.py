@@ -22,9 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.web.cells import cell
-from reconciler.config import SyncConfig
-from reconciler.desired import file_priority
-from reconciler.domain import NodeKind, as_number
+from reconciler.core.config import SyncConfig
+from reconciler.core.desired import file_priority
+from reconciler.core.domain import NodeKind, as_number
 from reconciler.store import Doc, Tx
 from reconciler.store.schema import file_sites, nodes
 

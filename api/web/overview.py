@@ -15,8 +15,8 @@ from typing import Any
 
 from api.secrets import redact_config
 from api.web.activity import last_hour
-from reconciler.domain import HUB_PREFIX, VOLUME_PREFIX, SiteState, as_number
-from reconciler.status import reachable
+from reconciler.core.domain import HUB_PREFIX, VOLUME_PREFIX, SiteState, as_number
+from reconciler.services.status import reachable
 from reconciler.store import Tx
 from reconciler.store.queue import counts, oldest_pending
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from reconciler.config import SyncConfig
-from reconciler.desired import file_size, site_rows
-from reconciler.domain import NodeKind, node_kind
+from reconciler.core.config import SyncConfig
+from reconciler.core.desired import file_size, site_rows
+from reconciler.core.domain import NodeKind, node_kind
 from reconciler.store.documents import Tx, _row_values, node_columns
 from reconciler.store.schema import nodes
 

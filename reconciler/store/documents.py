@@ -1,7 +1,7 @@
 """Document transactions: read and write JSON objects and keep the derived rows in step.
 
 A `Tx` wraps one database transaction. Every write of a file document recomputes that
-file's `file_sites` rows (`reconciler.desired.site_rows`) and the `site_counts` deltas (with
+file's `file_sites` rows (`reconciler.core.desired.site_rows`) and the `site_counts` deltas (with
 the per-minute activity samples of `reconciler.store.samples`) in the same transaction, so
 the work queues never disagree with the documents. A write that changes the configuration
 fingerprint re-derives the rows of every file, in batches.
@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from reconciler.config import SyncConfig
-from reconciler.desired import SiteRow, site_rows, volume_scope
-from reconciler.domain import (
+from reconciler.core.config import SyncConfig
+from reconciler.core.desired import SiteRow, site_rows, volume_scope
+from reconciler.core.domain import (
     NodeKind,
     SiteState,
     as_number,

@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.private_files import private_dir, touch_private
+from reconciler.store.private_files import private_dir, touch_private
 
 _HERE = Path(__file__).resolve().parent
 _LIMIT: ContextVar[float | None] = ContextVar("spctl_statement_limit", default=None)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from reconciler.domain import NodeKind
+from reconciler.core.domain import NodeKind
 from reconciler.store import sql
 from reconciler.store.documents import Doc, Tx
 

@@ -3,7 +3,7 @@
 `spctl get` should answer as fast as Python starts: SQLAlchemy's import alone costs several
 times a bare interpreter. For a SQLite store already at the newest migration, `open_current`
 gives a read-only `LiteReader` (one deferred transaction, like `Store.read()`) with the two
-reads `reconciler.declarative.live_objects` needs; anything else (PostgreSQL, a store to
+reads `reconciler.services.declarative.live_objects` needs; anything else (PostgreSQL, a store to
 create or migrate) returns None and the caller opens a full `Store`. The SQL mirrors
 `documents.Tx.get` and `Tx.iter_docs` (same tables, same order).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from reconciler.domain import NodeKind
+from reconciler.core.domain import NodeKind
 from reconciler.store import engine as engines
 
 Doc = dict[str, Any]

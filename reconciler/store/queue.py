@@ -14,20 +14,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from reconciler.core.planning import QueueItem
 from reconciler.store import sql
 from reconciler.store.schema import file_sites, site_counts
 
 _WORK_ORDER = (file_sites.c.priority.desc(), file_sites.c.failed, file_sites.c.time)
-
-
-@dataclass(frozen=True)
-class QueueItem:
-    file_id: str
-    site: str
-    priority: int
-    failed: bool
-    time: int
-    size: int
 
 
 def _select_items() -> sa.Select[Any]:

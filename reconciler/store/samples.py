@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from reconciler.domain import SiteState
+from reconciler.core.domain import SiteState
 from reconciler.store import sql
 from reconciler.store.schema import site_samples
 

@@ -3,7 +3,7 @@
 - `nodes`: every JSON object (files, users, configuration, history children), keyed by
   `_id`, with the keys that searches hit most promoted to indexed columns.
 - `file_sites`: one row per (file, site) that matters, derived from the file document and
-  the configuration by `reconciler.desired.site_rows`; its partial indexes are the work
+  the configuration by `reconciler.core.desired.site_rows`; its partial indexes are the work
   queues of SPEC §10 (pending rows only, in work order). Lease columns are the only data
   not derived from documents: they are the claims of reconciler workers (SPEC §9).
 - `site_counts`: files and bytes per (site, state) of wanted rows, kept by deltas on every
@@ -14,7 +14,7 @@
 - `applied`: ids of objects that `spctl apply` owns (prune only touches these).
 - `signin_attempts`: failed sign-ins per account and per client address in the current
   window (the brute-force limit, shared by every API process on the store).
-- `workers`: the reconciler processes (`reconciler.workers`): identity, heartbeat, jobs
+- `workers`: the reconciler processes (`reconciler.jobs.workers`): identity, heartbeat, jobs
   running; `file_sites.lease_owner` names a row here.
 - `job_claims`: single-run jobs claimed once per period across workers (`store.workers`).
 Flags are small integers (0/1) so that partial-index predicates read the same on SQLite and

@@ -2,7 +2,7 @@
 
 A reconciler process registers a row (host, boot id, pid, process start time), renews it and
 every lease it holds on each heartbeat, and removes it when it stops. Whether an owner on this
-host is alive is a question for the caller (`reconciler.workers`): this module only reads and
+host is alive is a question for the caller (`reconciler.jobs.workers`): this module only reads and
 writes rows. The leased rows are found through `ix_fs_lease` (migration 0008).
 
 Single-run jobs (a volume's scan, deletion propagation, trash purge, digests) are claimed

@@ -18,10 +18,10 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reconciler.domain import RESERVED_DIR, is_package, relpath
+from reconciler.core.domain import RESERVED_DIR, is_package, relpath
+from reconciler.core.urls import SiteUrl
 from reconciler.transport.options import MergedOptions
 from reconciler.transport.ssh import SshSettings
-from reconciler.transport.urls import SiteUrl
 
 # Output lines of ours start with this, so rsync's own messages (-v) are never mistaken.
 OUT_MARKER = "SPF:"

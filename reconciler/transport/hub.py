@@ -15,10 +15,10 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 
+from reconciler.core.urls import SiteUrl
 from reconciler.transport.shells import HubShell, LocalShell, hub_shell
 from reconciler.transport.sites import open_site
 from reconciler.transport.ssh import SshSettings, lane_dirs
-from reconciler.transport.urls import SiteUrl
 
 
 def _control_dir(shell: HubShell, local: bool) -> str:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from reconciler.domain import is_package, relpath
-from reconciler.planning import FileFacts
+from reconciler.core.domain import is_package, relpath
+from reconciler.core.planning import FileFacts
 from reconciler.transport.commands import OUT_MARKER
 
 _ESCAPE = re.compile(rb"\\#([0-7]{3})")

@@ -2,7 +2,7 @@
 
 Purely computational. `rsync_args` / `rsync_env` are read from each scope in that order and
 concatenated (later scopes win where rsync lets the last value win, SPEC §5). Only what
-`reconciler.rsync_options` allows reaches a command: values that reached the store without
+`reconciler.core.rsync_options` allows reaches a command: values that reached the store without
 the manifest validation (the API, an older version) are screened again here, right before
 a command is built, and the refused ones are returned for the log.
 """
@@ -14,8 +14,8 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.config import SyncConfig, VolumeConfig
-from reconciler.rsync_options import screen
+from reconciler.core.config import SyncConfig, VolumeConfig
+from reconciler.core.rsync_options import screen
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -1,7 +1,7 @@
 """The seam between the reconcile jobs and a kind of storage: `SiteTransport`.
 
 A site transport is one site's root (a volume, or the hub itself) as the hub host reaches
-it. The jobs decide what to move (`reconciler.planning`) and call a transport to act; they
+it. The jobs decide what to move (`reconciler.core.planning`) and call a transport to act; they
 never build a command. Every operation is level-based and safe to repeat:
 
 - `list_files`: the site's regular files, as listing records (below), for a scan;
@@ -14,7 +14,7 @@ never build a command. Every operation is level-based and safe to repeat:
 - `reachable`: the site answers and its root is a folder;
 - `read_marker` / `write_marker`: the volume marker `.syncplanet/volume.json` in the root,
   which tells a mounted volume from the empty folder left by an unmounted share
-  (`reconciler.markers`);
+  (`reconciler.jobs.markers`);
 - `disconnect`: kept-open connections to the site are stopped (they reopen on demand).
 
 Nothing is lost at a target: whatever a `receive`, `send` or `move_to_trash` overwrites or
@@ -24,7 +24,7 @@ contract test suite (`tests/transport/`).
 
 Listing records are NUL-terminated `SIZE/MTIME/PATH` (size in bytes, mtime in seconds as a
 decimal, path relative to the root, any bytes but NUL), in byte order of PATH, with the
-reserved `.syncplanet` folders left out: `reconciler.scan.listing.ListingParser` reads them.
+reserved `.syncplanet` folders left out: `reconciler.jobs.scan.listing.ListingParser` reads them.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from reconciler.domain import is_unreachable
-from reconciler.planning import FileFacts
+from reconciler.core.domain import is_unreachable
+from reconciler.core.planning import FileFacts
+from reconciler.core.urls import SiteUrl
 from reconciler.transport.options import NO_OPTIONS, MergedOptions
-from reconciler.transport.urls import SiteUrl
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Batch:
     hub_root: str  # the hub's root as a path on the hub host, ending with '/'
     options: MergedOptions = NO_OPTIONS  # user rsync options of the volume's scopes
     now: int = 0  # ms: names the trash folder of what the transfer overwrites
-    # parallel rsync runs the batch is split across (`reconciler.transport.streams`), by
+    # parallel rsync runs the batch is split across (`reconciler.core.streams`), by
     # the sizes known to the tracker (a missing size counts as one byte)
     streams: int = 1
     sizes: Mapping[str, int] = field(default_factory=dict)

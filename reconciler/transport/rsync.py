@@ -4,7 +4,7 @@
 reaches the site's root (`_rsh`: rsync's `-e`, `_at_site`: a shell snippet run there).
 
 A transfer is one rsync call for the whole batch (the list NUL-separated on stdin), or, with
-`Batch.streams` > 1, one per group of `reconciler.transport.streams.partition`, run at once
+`Batch.streams` > 1, one per group of `reconciler.core.streams.partition`, run at once
 as channels of the lane's one SSH connection and verified each on its own. When a call
 exits 0, every entry it reported arrived. When it fails for another reason than
 unreachability, what it printed is not proof (in push mode the sender reports a file before
@@ -23,8 +23,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from reconciler.domain import Direction, InvalidId, check_file_id, is_unreachable, relpath
-from reconciler.planning import FileFacts
+from reconciler.core.domain import Direction, InvalidId, check_file_id, is_unreachable, relpath
+from reconciler.core.planning import FileFacts
+from reconciler.core.streams import partition
+from reconciler.core.urls import SiteUrl
 from reconciler.transport.commands import (
     MKDIRS_ARGV,
     MKTEMP_ARGV,
@@ -48,9 +50,7 @@ from reconciler.transport.options import MergedOptions
 from reconciler.transport.protocol import Batch, TransferOutcome, TrashOutcome
 from reconciler.transport.shells import CommandFailed, Completed, HubShell
 from reconciler.transport.ssh import SshSettings
-from reconciler.transport.streams import partition
 from reconciler.transport.trash import trash_stamp, trash_to_purge
-from reconciler.transport.urls import SiteUrl
 
 UNREACHABLE = 255  # what a failed connection to the hub itself is recorded as
 BASE = ""  # the lane of scans, trash moves and probes: the session's own sockets

@@ -21,8 +21,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from reconciler.core.urls import SiteUrl
 from reconciler.transport.ssh import SshSettings
-from reconciler.transport.urls import SiteUrl
 
 
 @dataclass(frozen=True)

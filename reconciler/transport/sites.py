@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.domain import Direction
+from reconciler.core.domain import Direction
+from reconciler.core.urls import SiteUrl
 from reconciler.transport.commands import probe_script
 from reconciler.transport.options import MergedOptions
 from reconciler.transport.protocol import Batch, SiteTransport, TransferOutcome
 from reconciler.transport.rsync import BASE, RsyncTransport
 from reconciler.transport.shells import HubShell
 from reconciler.transport.ssh import LANES, SshSettings
-from reconciler.transport.urls import SiteUrl
 
 
 class LocalTransport(RsyncTransport):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, replace
 
-from reconciler.transport.urls import SiteUrl
+from reconciler.core.urls import SiteUrl
 
 LANES = ("emission", "reception", "purge")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.desired import MAX_PRIORITY, MAX_SIZE
+from reconciler.core.desired import MAX_PRIORITY, MAX_SIZE
 from tests.api.conftest import Api
 
 HUGE = 2**70

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
 from reconciler.store import Store
+from spctl import app
 from tests.api.conftest import ADMIN_PASSWORD, free_port
 
 runner = CliRunner()
@@ -103,7 +103,7 @@ def test_serve_creates_the_admin_once_and_answers(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "from reconciler.cli import main; main()",
+            "from spctl import main; main()",
             "serve",
             "--port",
             str(port),

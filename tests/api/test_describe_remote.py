@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
 from reconciler.store import Store
+from spctl import app
 from tests.api.conftest import ADMIN_PASSWORD
 
 runner = CliRunner()

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from api.search import MAX_BRANCHES, MAX_DEPTH, MAX_IN_VALUES, MAX_TEXT_TERMS
 from api.settings import Settings
-from reconciler.cli import app as cli_app
+from spctl import app as cli_app
 from tests.api.conftest import ADMIN_PASSWORD, Api, MakeApi, free_port
 
 SMALL_DOC = 2000  # bytes: a small SPCTL_MAX_DOC keeps these tests light
@@ -262,7 +262,7 @@ def test_spctl_serve_takes_max_doc_and_query_timeout(tmp_path: Path) -> None:
     env = {**os.environ, "SPCTL_HOME": str(tmp_path / "home"), "SPCTL_SECRET": "x"}
     env["SPCTL_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     env.pop("SPCTL_DB", None)
-    command = "from reconciler.cli import main; main()"
+    command = "from spctl import main; main()"
     args = ["serve", "--port", str(port), "--max-doc", "3000", "--query-timeout", "2"]
     proc = subprocess.Popen([sys.executable, "-c", command, *args], env=env)
     url = f"http://127.0.0.1:{port}"

@@ -19,7 +19,7 @@ def project_version() -> str:
 
 def test_spctl_version_is_the_one_in_pyproject() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "from reconciler.cli import main; main()", "--version"],
+        [sys.executable, "-c", "from spctl import main; main()", "--version"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -3,7 +3,7 @@
 For each store (SQLite, and PostgreSQL when SPCTL_TEST_PG or BENCH_PG names a server) it
 builds BENCH_FILES files (default 1,000,000) with sync keys for BENCH_SITES sites (default 8:
 the hub and 7 volumes) by bulk inserts (Core executemany on SQLite, COPY on PostgreSQL, the
-derived `file_sites` rows computed by `reconciler.desired.site_rows`), then:
+derived `file_sites` rows computed by `reconciler.core.desired.site_rows`), then:
 - starts one uvicorn worker (a separate process) and measures requests/s of
   `GET /api/read/<id>` (random ids, authenticated) against a bare route returning a constant,
   with a small asyncio keep-alive load generator (BENCH_SECONDS per measure, BENCH_CONNS
@@ -93,7 +93,7 @@ def file_doc(i: int, sites: list[str], now: int) -> dict[str, Any]:
 
 
 def build(url: str, files: int, sites: list[str]) -> None:
-    from reconciler.desired import site_rows
+    from reconciler.core.desired import site_rows
     from reconciler.store import Store
     from reconciler.store.documents import node_columns
     from reconciler.store.schema import file_sites, nodes

@@ -26,11 +26,11 @@ def spctl() -> list[str]:
     script = Path(sys.executable).parent / "spctl"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from reconciler.cli import main; main()"]
+    return [sys.executable, "-c", "from spctl import main; main()"]
 
 
 def make_store(home: Path) -> str:
-    from reconciler.demo import setup_demo
+    from reconciler.services.demo import setup_demo
     from reconciler.store import Store
 
     url = f"sqlite:///{home / 'bench.db'}"

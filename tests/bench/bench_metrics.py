@@ -22,7 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 
-from reconciler.metrics import Metrics
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from tests.bench import median_seconds, scaled
 from tests.support import pg

@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciler.metrics import Metrics
-from reconciler.runtime import Runtime
-from reconciler.scan import scan_volume
-from reconciler.scan.compare import ActionKind
+from reconciler.jobs.runtime import Runtime
+from reconciler.jobs.scan import scan_volume
+from reconciler.jobs.scan.compare import ActionKind
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from reconciler.store.bulk import _write_rows, derived_rows
 from reconciler.store.documents import node_columns
@@ -143,12 +143,12 @@ def timing(tmp: Path, keys: SshKeys, stores: Stores, count: int) -> None:
 
 CHILD = """
 import json, sys, time
-from reconciler.metrics import Metrics
+from reconciler.services.metrics import Metrics
 from reconciler.transport.shells import LocalShell
 from reconciler.transport.ssh import SshSettings
-from reconciler.runtime import Runtime
-from reconciler.scan import scan_volume
-from reconciler.scan.compare import ActionKind
+from reconciler.jobs.runtime import Runtime
+from reconciler.jobs.scan import scan_volume
+from reconciler.jobs.scan.compare import ActionKind
 from reconciler.store import Store
 url, identity, known = sys.argv[1:4]
 rt = Runtime(Store.open(url), LocalShell(), SshSettings(identity, known), Metrics())

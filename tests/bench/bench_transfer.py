@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.domain import synced_key
+from reconciler.core.domain import synced_key
 from reconciler.store import Store
 from tests.bench import scale, scaled, write_sized
 from tests.support.sshd import SshKeys, SshSite, client_options, free_port
@@ -58,7 +58,7 @@ SPCTL = (
     "        json.dump({'self': u.ru_utime + u.ru_stime,"
     " 'children': c.ru_utime + c.ru_stime}, fh)\n"
     "if os.environ.get('BENCH_CPU_OUT'): atexit.register(_cpu)\n"
-    "from reconciler.cli import main\n"
+    "from spctl import main\n"
     "sys.exit(main())\n"
 )
 

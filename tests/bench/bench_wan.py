@@ -30,10 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.domain import synced_key
-from reconciler.metrics import Metrics
-from reconciler.runtime import now_ms
-from reconciler.scheduler import open_session, reconcile_once
+from reconciler.core.clock import now_ms
+from reconciler.core.domain import synced_key
+from reconciler.jobs.scheduler import open_session, reconcile_once
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from tests.bench import write_sized
 from tests.support.sshd import SshKeys, SshSite, client_options

@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.cli import app
-from reconciler.demo import setup_demo
+from reconciler.services.demo import setup_demo
 from reconciler.store import Store
+from spctl import app
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOWN_CHECKOUT = "/srv/syncplanet"

@@ -10,9 +10,9 @@ from types import ModuleType
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler.cli import app
-from reconciler.manifest_schema import Kind, spec_keys
-from reconciler.metrics import Metrics
+from reconciler.core.manifest_schema import Kind, spec_keys
+from reconciler.services.metrics import Metrics
+from spctl import app
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.config import SyncConfig
-from reconciler.desired import (
+from reconciler.core.config import SyncConfig
+from reconciler.core.desired import (
     decide,
     file_priority,
     next_retry,
@@ -15,7 +15,7 @@ from reconciler.desired import (
     site_state,
     volume_scope,
 )
-from reconciler.domain import SiteState
+from reconciler.core.domain import SiteState
 
 
 def config(*extra: dict[str, Any], everywhere: bool = True) -> SyncConfig:
@@ -193,7 +193,7 @@ def test_site_rows_agree_with_the_rule_functions_on_generated_documents() -> Non
     """`site_rows` is the hot path; `decide`, `site_state` and `next_retry` are the oracle."""
     import random
 
-    from reconciler.domain import SiteState as S
+    from reconciler.core.domain import SiteState as S
 
     rng = random.Random(7)
     cfg = config(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.domain import InvalidId, check_file_id
-from reconciler.patterns import compile_glob, parse_rules
+from reconciler.core.domain import InvalidId, check_file_id
+from reconciler.core.patterns import compile_glob, parse_rules
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.domain import Direction
+from reconciler.core.domain import Direction
+from reconciler.core.urls import InvalidUrl, SiteUrl, UnsafeUrl, parse_url
 from reconciler.transport.commands import listing_argv
 from reconciler.transport.options import MergedOptions
 from reconciler.transport.shells import CommandFailed, FabricShell, HubShell, LocalShell
 from reconciler.transport.sites import run_batch
 from reconciler.transport.ssh import SshSettings
-from reconciler.transport.urls import InvalidUrl, SiteUrl, UnsafeUrl, parse_url
 from tests.support.sshd import SshSite
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY
+from reconciler.core.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY
 from reconciler.store import Store
 from tests.manifests.conftest import Tracker
 from tests.manifests.helpers import doc, docs, volume, write

@@ -1,6 +1,6 @@
 """The pure half of the impact: shapes, scope, sizes, ETA, the throughput a reception adds.
 
-Generated documents and configurations check the two shortcuts `reconciler.impact` takes
+Generated documents and configurations check the two shortcuts `reconciler.services.impact` takes
 against the plain rules: sharing one `site_rows` evaluation among documents of one shape,
 and reading only the files `scope` names.
 """
@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from reconciler.config import SyncConfig
-from reconciler.desired import site_rows
-from reconciler.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY, Direction
-from reconciler.impact import (
+from reconciler.core.config import SyncConfig
+from reconciler.core.desired import site_rows
+from reconciler.core.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY, Direction
+from reconciler.core.patterns import any_match, any_matcher, compile_glob, literal_prefix
+from reconciler.core.planning import volume_status
+from reconciler.services.impact import (
     Amount,
     Impact,
     ImpactCounter,
@@ -27,8 +29,6 @@ from reconciler.impact import (
     table,
     throughput,
 )
-from reconciler.patterns import any_match, any_matcher, compile_glob, literal_prefix
-from reconciler.planning import volume_status
 
 SITES = ["paris", "london", "tokyo"]
 FOLDERS = ["/renders", "/assets", "/comp", "/renders2", "/a", "/cache"]

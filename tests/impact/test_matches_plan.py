@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from reconciler import applier
-from reconciler.desired import decide
-from reconciler.impact import Amount, Impact
+from reconciler.core.desired import decide
+from reconciler.services import applier
+from reconciler.services.impact import Amount, Impact
 from reconciler.store import Store
 from reconciler.store.queue import reception_queue
 from reconciler.store.schema import file_sites

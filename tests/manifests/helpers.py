@@ -9,9 +9,9 @@ from typing import Any
 import argon2
 import sqlalchemy as sa
 
-from reconciler import applier
-from reconciler.declarative import Argon2Passwords
-from reconciler.manifests import Manifest, load
+from reconciler.services import applier
+from reconciler.services.declarative import Argon2Passwords
+from reconciler.services.manifests import Manifest, load
 from reconciler.store import Store
 from reconciler.store.schema import applied, file_sites, nodes
 

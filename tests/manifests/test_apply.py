@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from reconciler import applier
-from reconciler.declarative import to_yaml
-from reconciler.manifest_schema import KINDS, Kind
-from reconciler.manifests import ManifestError, load
+from reconciler.core.manifest_schema import KINDS, Kind
+from reconciler.services import applier
+from reconciler.services.declarative import to_yaml
+from reconciler.services.manifests import ManifestError, load
 from reconciler.store import Store
 from reconciler.store.schema import applied, file_sites
 from tests.manifests.helpers import CHEAP, apply, doc, docs, snapshot, volume, write

@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from api.client import ApiError, Client
-from reconciler.cli import app
+from spctl import app
 from tests.manifests.conftest import Tracker
 from tests.manifests.helpers import doc, docs, volume, write
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.declarative import Action, effective_spec, plan, render
-from reconciler.manifest_schema import KINDS, Kind
-from reconciler.manifests import ManifestError, RawDocument, parse_documents
+from reconciler.core.manifest_schema import KINDS, Kind
+from reconciler.services.declarative import Action, effective_spec, plan, render
+from reconciler.services.manifests import ManifestError, RawDocument, parse_documents
 from tests.manifests.helpers import CHEAP
 
 API = "syncplanet.io/v1"

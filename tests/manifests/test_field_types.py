@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.manifests import ManifestError, from_wire
+from reconciler.services.manifests import ManifestError, from_wire
 
 
 @pytest.mark.parametrize("kind", [{}, [], {"a": 1}, ["Volume"], 3, None, True])

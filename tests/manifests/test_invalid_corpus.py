@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.manifests import ManifestError
+from reconciler.services.manifests import ManifestError
 from reconciler.store import Store
 from tests.manifests.helpers import apply, snapshot
 from tests.support import pg

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.manifest_schema import Kind
-from reconciler.manifests import ManifestError, from_wire, load, parse_yaml, wire_body
+from reconciler.core.manifest_schema import Kind
+from reconciler.services.manifests import ManifestError, from_wire, load, parse_yaml, wire_body
 from tests.manifests.helpers import ENV, V, doc, docs, read, volume, write
 
 
@@ -87,7 +87,7 @@ def test_spctl_apply_refuses_a_billion_laughs_at_once(tmp_path: Path) -> None:
     bomb = write(tmp_path / "bomb.yaml", billion_laughs())
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-c", "from reconciler.cli import main; main()", "apply", "-f", str(bomb)],
+        [sys.executable, "-c", "from spctl import main; main()", "apply", "-f", str(bomb)],
         env={**os.environ, "SPCTL_DB": f"sqlite:///{tmp_path / 'store.db'}", "SPCTL_SERVER": ""},
         capture_output=True,
         text=True,

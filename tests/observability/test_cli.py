@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.settings import Settings
-from reconciler.cli import app
-from reconciler.metrics import Metrics
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
+from spctl import app
 from tests.observability.seed import MIN, NOW, seed
 from tests.support.sshd import free_port
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.metrics import Metrics
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from tests.observability.seed import MIN, NOW, seed
 from tests.support.sshd import free_port

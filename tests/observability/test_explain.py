@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.explain import explain
-from reconciler.status import NotFound
+from reconciler.services.explain import explain
+from reconciler.services.status import NotFound
 from reconciler.store import Store
 from tests.observability.seed import CONFIG, MIN, NOW, seed
 

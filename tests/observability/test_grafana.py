@@ -13,7 +13,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from reconciler.metrics import Metrics
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from tests.observability.grafana_files import (
     DASHBOARDS,

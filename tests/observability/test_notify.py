@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from reconciler.notify import Failure, notify_pass, plaintext_refusal, plan_digest
-from reconciler.runtime import Runtime, now_ms
+from reconciler.core.clock import now_ms
+from reconciler.jobs.notify import Failure, notify_pass, plaintext_refusal, plan_digest
+from reconciler.jobs.runtime import Runtime
+from reconciler.jobs.workers import identity
 from reconciler.store import Store, workers
 from reconciler.transport.shells import LocalShell
 from reconciler.transport.ssh import SshSettings
-from reconciler.workers import identity
 from tests.observability.seed import CONFIG, MIN, NOW, seed
 from tests.support.smtp import Sink, smtp_sink
 from tests.support.sshd import free_port

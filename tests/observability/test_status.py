@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.status import (
+from reconciler.services.status import (
     BadRequest,
     NotFound,
     describe_file,
@@ -144,7 +144,7 @@ def test_lists_without_a_hub(store: Store) -> None:
 def test_status_of_an_empty_store_says_so(store_url: str) -> None:
     from typer.testing import CliRunner
 
-    from reconciler.cli import app
+    from spctl import app
 
     result = CliRunner().invoke(app, ["status", "--db", store_url])
     assert result.exit_code == 0, result.output

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.domain import relpath, synced_key
-from reconciler.metrics import Metrics
-from reconciler.runtime import now_ms
-from reconciler.scheduler import HubSession, open_session, reconcile_once
+from reconciler.core.clock import now_ms
+from reconciler.core.domain import relpath, synced_key
+from reconciler.jobs.scheduler import HubSession, open_session, reconcile_once
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from tests.support.sshd import SshKeys, SshSite
 
@@ -119,7 +119,7 @@ class World:
         return found
 
     def docs(self) -> dict[str, dict[str, Any]]:
-        from reconciler.domain import NodeKind
+        from reconciler.core.domain import NodeKind
 
         with self.store.read() as tx:
             return {d["_id"]: d for d in tx.iter_docs(NodeKind.FILE)}

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.domain import is_unreachable
+from reconciler.core.domain import is_unreachable
 from tests.reconciler.conftest import World, WorldFactory, same_copy
 
 pytestmark = pytest.mark.ssh

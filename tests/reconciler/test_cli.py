@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.runtime import now_ms
-from reconciler.scheduler import open_session
+from reconciler.core.clock import now_ms
+from reconciler.jobs.scheduler import open_session
 from reconciler.store import queue
 from tests.reconciler.conftest import World, WorldFactory, same_copy
 from tests.support.spctl import SPCTL

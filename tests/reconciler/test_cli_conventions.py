@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.demo import setup_demo
-from reconciler.metrics import Metrics
-from reconciler.scan import scan_volume
-from reconciler.scheduler import open_session
+from reconciler.jobs.scan import scan_volume
+from reconciler.jobs.scheduler import open_session
+from reconciler.services.demo import setup_demo
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from tests.support.spctl import SPCTL
 
@@ -125,7 +125,7 @@ def test_one_time_format_in_get_wide_and_describe(demo: str) -> None:
 
 
 def all_help_pages() -> list[list[str]]:
-    from reconciler.cli import app
+    from spctl import app
 
     pages: list[list[str]] = [[]]
     for group in app.registered_groups:
@@ -205,7 +205,7 @@ def test_a_no_op_scan_logs_at_debug(tmp_path: Path, caplog: pytest.LogCaptureFix
         (folders["paris"] / "new.txt").write_text("new")
         session = open_session(store, metrics=Metrics())
         try:
-            with caplog.at_level(logging.DEBUG, logger="reconciler.scan.volume"):
+            with caplog.at_level(logging.DEBUG, logger="reconciler.jobs.scan.volume"):
                 scan_volume(session.rt, "paris")
                 scan_volume(session.rt, "paris")
         finally:

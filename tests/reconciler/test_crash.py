@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.domain import SITE_KEY_PREFIXES
+from reconciler.core.domain import SITE_KEY_PREFIXES
 from tests.reconciler.conftest import World, WorldFactory, same_copy
 from tests.support.spctl import reconcile_argv
 

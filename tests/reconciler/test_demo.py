@@ -14,11 +14,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from reconciler.demo import setup_demo
-from reconciler.domain import synced_key
-from reconciler.metrics import Metrics
-from reconciler.runtime import now_ms
-from reconciler.scheduler import open_session, reconcile_once
+from reconciler.core.clock import now_ms
+from reconciler.core.domain import synced_key
+from reconciler.jobs.scheduler import open_session, reconcile_once
+from reconciler.services.demo import setup_demo
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from tests.support.spctl import SPCTL
 from tests.support.sshd import free_port

@@ -1,6 +1,6 @@
 """SyncPlanet as an installed package: the built wheel carries what the commands read at run time.
 
-The demo manifests are package data (`reconciler/demo_manifests/`, the source);
+The demo manifests are package data (`reconciler/services/demo_manifests/`, the source);
 `manifests/demo/` is the same files kept as the example tree. The wheel is built from a copy
 of the source tree (the shared working tree stays untouched), installed without its
 dependencies into a fresh venv that sees the development venv's packages through a `.pth`
@@ -31,7 +31,7 @@ def test_the_example_tree_is_the_packaged_demo_manifests() -> None:
     packaged = {p.name: p.read_bytes() for p in PACKAGE_DATA.iterdir() if p.is_file()}
     example = {p.name: p.read_bytes() for p in EXAMPLE_TREE.iterdir() if p.is_file()}
     assert packaged, "no packaged demo manifests"
-    assert example == packaged, "copy reconciler/demo_manifests/ to manifests/demo/"
+    assert example == packaged, "copy reconciler/services/demo_manifests/ to manifests/demo/"
 
 
 def build_wheel(tmp: Path) -> Path:

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from reconciler.domain import Direction
-from reconciler.planning import (
+from reconciler.core.domain import Direction
+from reconciler.core.planning import (
     FileFacts,
+    QueueItem,
     file_changes,
     select_batch,
     volume_status,
     volume_waiting,
 )
-from reconciler.store.queue import QueueItem
 from reconciler.transport.commands import Endpoints, files_from, package_excludes, rsync_argv
 from reconciler.transport.options import MergedOptions, merge_options
 from reconciler.transport.trash import trash_stamp, trash_to_purge

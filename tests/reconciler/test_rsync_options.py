@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.domain import Direction
-from reconciler.rsync_options import ALLOWED_LONG, ALLOWED_SHORT, screen
+from reconciler.core.domain import Direction
+from reconciler.core.rsync_options import ALLOWED_LONG, ALLOWED_SHORT, screen
+from reconciler.core.urls import SiteUrl
 from reconciler.transport.options import merge_options
 from reconciler.transport.shells import LocalShell
 from reconciler.transport.sites import run_batch
 from reconciler.transport.ssh import SshSettings
-from reconciler.transport.urls import SiteUrl
 
 SAMPLE_VALUES = {
     "bwlimit": "10m",

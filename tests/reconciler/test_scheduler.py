@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from reconciler.scheduler import Scheduler
+from reconciler.jobs.scheduler import Scheduler
 from tests.reconciler.conftest import SiteFactory, World, WorldFactory, same_copy
 
 pytestmark = pytest.mark.ssh

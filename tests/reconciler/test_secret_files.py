@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from api.settings import Settings
-from reconciler.cli.common import save_token, tokens_file
-from reconciler.demo import setup_demo
-from reconciler.private_files import create_private, write_private
+from reconciler.services.demo import setup_demo
 from reconciler.store import Store
+from reconciler.store.private_files import create_private, write_private
+from spctl.common import save_token, tokens_file
 
 _CHMODS: list[str] = []
 _WATCHING: list[bool] = []

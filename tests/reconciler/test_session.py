@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.reconcile import emit
-from reconciler.session import HubSession
+from reconciler.jobs.reconcile import emit
+from reconciler.jobs.session import HubSession
 from reconciler.transport.shells import FabricShell
 from tests.reconciler.conftest import SiteFactory, World, WorldFactory, same_copy
 

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from reconciler.metrics import Metrics
-from reconciler.scheduler import Scheduler, open_session
+from reconciler.jobs.scheduler import Scheduler, open_session
+from reconciler.services.metrics import Metrics
 from tests.reconciler.conftest import World, WorldFactory, same_copy
 
 pytestmark = pytest.mark.ssh

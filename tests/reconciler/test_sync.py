@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.domain import Direction
-from reconciler.planning import UNREPORTED_EXIT
-from reconciler.reconcile import emit, receive
+from reconciler.core.domain import Direction
+from reconciler.core.planning import UNREPORTED_EXIT
+from reconciler.jobs.reconcile import emit, receive
 from tests.reconciler.conftest import World, WorldFactory, same_copy
 
 pytestmark = pytest.mark.ssh

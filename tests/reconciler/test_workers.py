@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from reconciler.domain import Direction
-from reconciler.metrics import Metrics
-from reconciler.scheduler import open_session, reconcile_once
+from reconciler.core.domain import Direction
+from reconciler.jobs.scheduler import open_session, reconcile_once
+from reconciler.services.metrics import Metrics
 from tests.reconciler.conftest import WorldFactory, same_copy
 
 pytestmark = pytest.mark.ssh

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from reconciler.metrics import Metrics
-from reconciler.runtime import Runtime
-from reconciler.scan import ScanReport, scan_volume
+from reconciler.jobs.runtime import Runtime
+from reconciler.jobs.scan import ScanReport, scan_volume
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from reconciler.store.schema import file_sites
 from reconciler.transport.shells import LocalShell

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.scan.apply import ActionBuffer
-from reconciler.scan.compare import Action, ActionKind
-from reconciler.scan.listing import Listed
+from reconciler.jobs.scan.apply import ActionBuffer
+from reconciler.jobs.scan.compare import Action, ActionKind
+from reconciler.jobs.scan.listing import Listed
 
 
 def actions(count: int) -> list[Action]:

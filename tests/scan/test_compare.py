@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.scan.compare import (
+from reconciler.jobs.scan.compare import (
     Action,
     ActionKind,
     OrderError,
@@ -18,8 +18,8 @@ from reconciler.scan.compare import (
     decide_present,
     new_document,
 )
-from reconciler.scan.listing import EntryKind, Listed
-from reconciler.scan.tracked import Tracked, tracked_from_doc
+from reconciler.jobs.scan.listing import EntryKind, Listed
+from reconciler.jobs.scan.tracked import Tracked, tracked_from_doc
 
 V = "paris"
 STARTED = 10_000_000  # the listing started here (ms)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.scan.listing import EntryKind, Listed, ListingError, ListingParser
+from reconciler.core.urls import parse_url
+from reconciler.jobs.scan.listing import EntryKind, Listed, ListingError, ListingParser
 from reconciler.transport.commands import listing_argv, listing_script
 from reconciler.transport.shells import CommandFailed, LocalShell
 from reconciler.transport.ssh import SshSettings
-from reconciler.transport.urls import parse_url
 
 # What `find -printf '%s/%T@/%P\0' | LC_ALL=C sort -z -t / -k 3` printed for a small tree.
 CAPTURED = (

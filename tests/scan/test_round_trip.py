@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from reconciler.scheduler import open_session, reconcile_once
+from reconciler.jobs.scheduler import open_session, reconcile_once
 from tests.scan.conftest import World, write
 
 pytestmark = pytest.mark.ssh

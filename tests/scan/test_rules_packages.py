@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.config import GLOBAL_DEFAULTS, GlobalParameters
-from reconciler.scan.listing import EntryKind, Listed
-from reconciler.scan.packages import arrange, package_folders
-from reconciler.scan.rules import ScanRules, ancestors, folder_of
+from reconciler.core.config import GLOBAL_DEFAULTS, GlobalParameters
+from reconciler.jobs.scan.listing import EntryKind, Listed
+from reconciler.jobs.scan.packages import arrange, package_folders
+from reconciler.jobs.scan.rules import ScanRules, ancestors, folder_of
 
 
 def rules(packages_enabled: bool, **values: str) -> ScanRules:

@@ -10,9 +10,9 @@ from urllib.parse import quote
 
 import pytest
 
-from reconciler.scan import ScanStatus, propagate_deletions
-from reconciler.scan.compare import ActionKind
-from reconciler.scan.tracked import PAGE
+from reconciler.jobs.scan import ScanStatus, propagate_deletions
+from reconciler.jobs.scan.compare import ActionKind
+from reconciler.jobs.scan.tracked import PAGE
 from reconciler.store import queue as q
 from tests.scan.conftest import World, rsync_copy, write
 

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import SyncConfig
-from reconciler.manifest_schema import Kind, check_spec
-from reconciler.markers import NOT_MOUNTED_EXIT, Marker, Verdict, judge, parse_marker
-from reconciler.metrics import Metrics
-from reconciler.notify import plan_pass
-from reconciler.scan import ScanStatus
-from reconciler.scan.guard import DeletionLimits, held_reason
-from reconciler.scheduler import open_session, reconcile_once
-from reconciler.status import site_status
+from reconciler.core.config import SyncConfig
+from reconciler.core.manifest_schema import Kind, check_spec
+from reconciler.jobs.markers import NOT_MOUNTED_EXIT, Marker, Verdict, judge, parse_marker
+from reconciler.jobs.notify import plan_pass
+from reconciler.jobs.scan import ScanStatus
+from reconciler.jobs.scan.guard import DeletionLimits, held_reason
+from reconciler.jobs.scheduler import open_session, reconcile_once
+from reconciler.services.metrics import Metrics
+from reconciler.services.status import site_status
 from tests.scan.conftest import World, write
 from tests.support.sshd import SshSite
 

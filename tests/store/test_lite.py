@@ -8,10 +8,10 @@ from pathlib import Path
 
 from alembic import command
 
-from reconciler import applier
-from reconciler.declarative import live_objects
-from reconciler.demo import setup_demo
-from reconciler.manifest_schema import KINDS
+from reconciler.core.manifest_schema import KINDS
+from reconciler.services import applier
+from reconciler.services.declarative import live_objects
+from reconciler.services.demo import setup_demo
 from reconciler.store import Store
 from reconciler.store import engine as engines
 from reconciler.store.lite import open_current
@@ -64,7 +64,7 @@ def test_spctl_get_on_sqlite_loads_neither_sqlalchemy_nor_pydantic(tmp_path: Pat
     url = demo_store(tmp_path)
     code = (
         "import sys\n"
-        "from reconciler.cli import main\n"
+        "from spctl import main\n"
         "try:\n"
         "    main()\n"
         "except SystemExit:\n"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.domain import Direction
-from reconciler.planning import FileFacts, file_changes
+from reconciler.core.domain import Direction
+from reconciler.core.planning import FileFacts, file_changes
 from reconciler.store import Store
 from tests.store.test_store_contract import _full_state, assert_derived_from_documents, seed
 

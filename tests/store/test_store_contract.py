@@ -314,7 +314,7 @@ def test_update_many_with_changed_keys_leaves_what_the_general_write_leaves(
 def assert_derived_from_documents(store: Store, count: int = 6) -> None:
     """Indexed columns, rows and counts as computed afresh from the stored documents
     (`/f0` ... `/f<count - 1>`)."""
-    from reconciler.desired import site_rows
+    from reconciler.core.desired import site_rows
     from reconciler.store.documents import node_columns
 
     docs, columns, rows, counts = _full_state(store, count)

@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
+from reconciler.jobs.workers import identity, is_alive, process_start
 from reconciler.store import Store, queue
 from reconciler.store import workers as rows
 from reconciler.store.workers import WorkerRow
-from reconciler.workers import identity, is_alive, process_start
 
 
 def _publish(store: Store, *ids: str) -> None:

@@ -10,7 +10,7 @@ from reconciler.store import Store
 from reconciler.store.schema import file_sites
 
 # The CLI through this interpreter (the venv's entry script may be absent in a bare checkout).
-SPCTL = [sys.executable, "-c", "from reconciler.cli import main; main()"]
+SPCTL = [sys.executable, "-c", "from spctl import main; main()"]
 
 
 def reconcile_argv(store_url: str, *extra: str) -> list[str]:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.core.urls import SiteUrl, parse_url
 from reconciler.transport import hub as hub_host
 from reconciler.transport.options import NO_OPTIONS, MergedOptions
 from reconciler.transport.protocol import Batch, SiteTransport
 from reconciler.transport.sites import open_site
-from reconciler.transport.urls import SiteUrl, parse_url
 from tests.support.sshd import SshKeys, SshSite
 
 # The implementations; "ssh-fabric-hub": rsync over SSH run on a remote hub host (Fabric);

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.domain import RESERVED_DIR, relpath
-from reconciler.scan.listing import Listed, ListingParser
+from reconciler.core.domain import RESERVED_DIR, relpath
+from reconciler.jobs.scan.listing import Listed, ListingParser
 from reconciler.transport.options import NO_OPTIONS
 from reconciler.transport.protocol import Batch
 from reconciler.transport.shells import CommandFailed

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.config import (
+from reconciler.core.config import (
     GLOBAL_DEFAULTS,
     VOLUME_DEFAULTS,
     GlobalParameters,
     SyncConfig,
     VolumeConfig,
 )
-from reconciler.transport.streams import MAX_STREAMS, partition, stream_count
+from reconciler.core.streams import MAX_STREAMS, partition, stream_count
 
 MiB = 1024**2
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.domain import RESERVED_DIR, error_key, synced_key
+from reconciler.core.domain import RESERVED_DIR, error_key, synced_key
 from reconciler.store import Store
 from tests.reconciler.conftest import World, same_copy
 from tests.support.sshd import SshKeys, SshSite

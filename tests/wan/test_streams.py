@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from reconciler.domain import synced_key
+from reconciler.core.domain import synced_key
 from tests.reconciler.conftest import World, same_copy
 from tests.support.wan import WanProxy
 from tests.wan.test_faults import wan_world

@@ -131,7 +131,7 @@ def tracker(ssh_keys: SshKeys, tmp_path: Path) -> Iterator[Tracker]:
     }
     env.pop("SPCTL_DB", None)
     command = [
-        sys.executable, "-c", "from reconciler.cli import main; main()",
+        sys.executable, "-c", "from spctl import main; main()",
         "run", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'store.db'}",
         "--log-level", "warning",
     ]  # fmt: skip

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
-from reconciler.metrics import Metrics
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 
 SECRET = "routes-secret"

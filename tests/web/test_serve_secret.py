@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from reconciler.cli import app
+from spctl import app
 from tests.support.spctl import SPCTL
 from tests.support.sshd import free_port
 

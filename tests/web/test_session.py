@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from api.app import create_app
 from api.settings import Settings
-from reconciler.metrics import Metrics
+from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 
 SITE = "http://testserver"

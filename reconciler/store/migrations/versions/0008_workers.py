@@ -3,7 +3,7 @@
 Revision ID: 0008_workers
 Revises: 0007_site_samples
 
-- `workers`: one row per reconciler process (`reconciler.workers`): host, boot id, pid and
+- `workers`: one row per reconciler process (`reconciler.jobs.workers`): host, boot id, pid and
   the process's start time (so a reused pid is not taken for the dead owner), when it
   started, its last heartbeat and the jobs it is running.
 - `job_claims`: single-run jobs (a volume's scan, deletion propagation, trash purge, the

@@ -1,0 +1,143 @@
+"""`spctl describe file|volume|hub|user|synctarget|globalparameters NAME`: one object in detail.
+
+`describe file` is in `status_cmds` (the file on every site). The configuration kinds show
+the live object as `spctl get -o yaml` has it (spec with defaults, status keys), laid out
+kubectl-style with times in the one format of spctl (`2026-12-02 13:45:10Z`); a hub or
+volume adds its site's line of `spctl status` (reachable, files per state, pending work).
+`-o json|yaml` prints `{"object": ..., "site": ...}` for scripts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from spctl.common import (
+    DbOpt,
+    OutputOpt,
+    ServerOpt,
+    Target,
+    clean_errors,
+    fail,
+    print_output,
+    target,
+)
+
+# Status keys holding a time in ms since the epoch (damas-core's `time`, `last_scan`,
+# `lastlogin`, `scannedOnce`, `lastConnectionSuccess`...).
+_TIME_KEY = re.compile(r"^(time|last.*|scannedOnce|.*_at|synced_.*|syncing_.*)$")
+DESCRIBED = ("volume", "hub", "user", "synctarget", "globalparameters")
+
+
+def _cell(key: str, value: Any) -> str:
+    from reconciler.services.status import iso_time
+
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) and _TIME_KEY.match(key) and value > 10**11:
+        return iso_time(value)
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _section(title: str, values: Mapping[str, Any]) -> list[str]:
+    if not values:
+        return []
+    width = max(len(k) for k in values) + 2
+    return [f"{title}:", *(f"  {(k + ':').ljust(width)}{_cell(k, v)}" for k, v in values.items())]
+
+
+def render_object(obj: Mapping[str, Any], site: Mapping[str, Any] | None) -> str:
+    """kubectl-describe text of a manifest-shaped object (and its site's status line)."""
+    lines = [f"Name:  {obj['metadata']['name']}", f"Kind:  {obj['kind']}"]
+    lines += _section("Spec", obj["spec"])
+    lines += _section("Status", obj.get("status") or {})
+    if site is not None:
+        from reconciler.services.status import human_bytes
+
+        files = site["files"]
+        lines += _section(
+            "Site",
+            {
+                "reachable": site["reachable"],
+                "enabled": site["enabled"],
+                "files": ", ".join(f"{state} {n}" for state, n in files.items()),
+                "pending": f"{site['pending_files']} files, {human_bytes(site['pending_bytes'])}",
+                "oldest_pending_at": site["oldest_pending"],
+                "last_scan": site["last_scan"],
+                "last_emission": site["last_emission"],
+                "last_reception": site["last_reception"],
+                "lastConnectionSuccess": site["last_connection_success"],
+            },
+        )
+    return "\n".join(lines)
+
+
+def _local(t: Target, word: str, name: str) -> tuple[Any, Any]:
+    from reconciler.core.manifest_schema import lookup_kind
+    from reconciler.services import applier
+    from reconciler.services.status import site_status, to_json
+
+    info = lookup_kind(word)
+    assert info is not None
+    with t.store() as store:
+        items = applier.get(store, info, name)
+        if not items or word not in ("hub", "volume"):
+            return (items[0] if items else None), None
+        with store.read() as tx:
+            sites = to_json(site_status(tx))
+    return items[0], next((s for s in sites if s["site"] == name), None)
+
+
+def _remote(t: Target, word: str, name: str) -> tuple[Any, Any]:
+    from reconciler.core.manifest_schema import lookup_kind
+    from spctl.config_cmds import remote
+    from spctl.status_cmds import fetch
+
+    info = lookup_kind(word)
+    assert info is not None
+    path = f"/api/declarative/objects/{info.plural}/{quote(name, safe='')}"
+    obj = remote(t, "GET", path, missing_ok=True)
+    if obj is None or word not in ("hub", "volume"):
+        return obj, None
+    sites = fetch(t, "/api/status", lambda tx: None, {})
+    return obj, next((s for s in sites if s["site"] == name), None)
+
+
+def describe_object(word: str, name: str, db: str | None, server: str | None, output: str) -> None:
+    t = target(db, server)
+    obj, site = (_remote if t.remote else _local)(t, word, name)
+    if obj is None:
+        fail(f'{word} "{name}" not found', 1)
+    if output in ("json", "yaml"):
+        print_output({"object": obj, "site": site}, output)
+    else:
+        typer.echo(render_object(obj, site))
+
+
+def _command(word: str) -> Any:
+    def command(
+        name: Annotated[str, typer.Argument(help="The object's name")],
+        db: DbOpt = None,
+        server: ServerOpt = None,
+        output: OutputOpt = "table",
+    ) -> None:
+        describe_object(word, name, db, server, output)
+
+    command.__doc__ = f"The {word}: its spec with defaults, status keys" + (
+        " and its site's files and pending work." if word in ("hub", "volume") else "."
+    )
+    return clean_errors(command)
+
+
+def register(describe: typer.Typer) -> None:
+    """Add `describe volume|hub|user|synctarget|globalparameters NAME` to `describe`."""
+    for word in DESCRIBED:
+        describe.command(word)(_command(word))
