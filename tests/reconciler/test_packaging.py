@@ -23,7 +23,7 @@ from pathlib import Path
 from tests.support.sshd import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGE_DATA = ROOT / "reconciler" / "demo_manifests"
+PACKAGE_DATA = ROOT / "reconciler" / "services" / "demo_manifests"
 EXAMPLE_TREE = ROOT / "manifests" / "demo"
 
 
@@ -38,7 +38,7 @@ def build_wheel(tmp: Path) -> Path:
     source = tmp / "source"
     source.mkdir()
     shutil.copy(ROOT / "pyproject.toml", source)
-    for package in ("reconciler", "api"):
+    for package in ("reconciler", "api", "spctl"):
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
         shutil.copytree(ROOT / package, source / package, ignore=ignore)
     dist = tmp / "dist"
