@@ -18,15 +18,18 @@ printed too (its threads, not the rsync/ssh children it runs).
 The trees live on tmpfs (/dev/shm) so that storage does not hide the product's cost;
 `--disk` (BENCH_DISK=1) puts them on the shared disk (the system temporary directory).
 Environment: BENCH_SCALE multiplies the file counts and the big file size; BENCH_ROUNDS
-(default 3); BENCH_AMOUNT overrides `syncAmountEmission/Reception`; BENCH_ONLY=small|big
+(default 3); BENCH_AMOUNT overrides `syncAmountEmission/Reception`, BENCH_STREAMS the
+global `parallelStreams`; BENCH_ONLY=small|big
 runs one workload; BENCH_KEEP=1 keeps the working directory; BENCH_PYSPY=DIR records each
-reconcile process with py-spy (collapsed stacks in DIR, `py-spy` on the PATH).
+reconcile process with py-spy (collapsed stacks in DIR, `py-spy` on the PATH); BENCH_LOG=DIR
+keeps each reconcile process's log at level info (one line per batch) in DIR.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -81,6 +84,7 @@ class Bench:
     api: str
     token: str
     env: dict[str, str]
+    pids: tuple[int, ...] = ()  # the sshds and the tracker: their CPU counts (`_cpu_seconds`)
 
 
 def _workloads() -> list[Workload]:
@@ -106,9 +110,41 @@ def _rsync(keys: SshKeys, port: int, src: str, dst: str) -> None:
     subprocess.run(["rsync", "-a", "-e", rsh, src, dst], check=True)
 
 
-def _raw_chain(b: Bench, sub: str) -> float:
-    """A -> hub, then hub -> B and hub -> C, one after the other; copies removed after."""
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds of process `pid` and of the children it has reaped (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(b: Bench) -> tuple[float, float, float]:
+    """CPU seconds used so far by everything a transfer runs: this process's children (the
+    raw rsync/ssh, the reconcile process with its own), the sshds' sessions (the remote
+    rsyncs), the tracker. Each sshd's sessions are waited for first (up to 5 s): a session
+    counts once the daemon has reaped it. Robust to load where wall times are not.
+    Returned apart: (this process's children, the tracker, the sshds)."""
+    for pid in b.pids:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        deadline = time.monotonic() + 5
+        while children.read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tracker, *sshds = b.pids
+    return (
+        usage.ru_utime + usage.ru_stime,
+        _proc_cpu(tracker),
+        sum(_proc_cpu(pid) for pid in sshds),
+    )
+
+
+def _cpu_since(b: Bench, before: tuple[float, float, float]) -> tuple[float, float, float]:
+    return tuple(now - was for now, was in zip(_cpu_seconds(b), before, strict=True))  # type: ignore[return-value]
+
+
+def _raw_chain(b: Bench, sub: str) -> tuple[float, float]:
+    """A -> hub, then hub -> B and hub -> C, one after the other; copies removed after.
+    Seconds and CPU seconds."""
     a = b.sites[ORIGIN]
+    before = _cpu_seconds(b)
     start = time.monotonic()
     _rsync(b.keys, a.port, f"{a.user}@127.0.0.1:{a.root}/sp/{sub}/", f"{b.raw_hub}/{sub}/")
     for name in RECEIVERS:
@@ -116,10 +152,11 @@ def _raw_chain(b: Bench, sub: str) -> float:
         (site.root / "raw").mkdir(exist_ok=True)
         _rsync(b.keys, site.port, f"{b.raw_hub}/{sub}/", f"{site.user}@127.0.0.1:{site.root}/raw/")
     elapsed = time.monotonic() - start
+    cpu = sum(_cpu_since(b, before))
     shutil.rmtree(b.raw_hub / sub)
     for name in RECEIVERS:
         shutil.rmtree(b.sites[name].root / "raw")
-    return elapsed
+    return elapsed, cpu
 
 
 def _publish(b: Bench, ids: list[str]) -> None:
@@ -132,11 +169,15 @@ def _publish(b: Bench, ids: list[str]) -> None:
                 raise RuntimeError(f"publish: HTTP {reply.status_code} {reply.text[:200]}")
 
 
-def _product(b: Bench, sub: str, ids: list[str]) -> tuple[float, float, float, float]:
+def _product(
+    b: Bench, sub: str, ids: list[str]
+) -> tuple[float, float, float, float, tuple[float, float, float]]:
     """Seconds from the first publish to the end of `spctl reconcile --once`, of the
-    publish alone, and the CPU seconds of the reconcile process (own, its children)."""
+    publish alone, the CPU seconds of the reconcile process (own, its children), and of
+    everything (`_cpu_seconds`: local processes, tracker, sshds)."""
     cpu_out = b.work / "cpu.json"
     env = {**b.env, "BENCH_CPU_OUT": str(cpu_out)}
+    before = _cpu_seconds(b)
     start = time.monotonic()
     _publish(b, ids)
     published = time.monotonic() - start
@@ -149,13 +190,16 @@ def _product(b: Bench, sub: str, ids: list[str]) -> tuple[float, float, float, f
             "reconcile",
             "--once",
             "--log-level",
-            "warning",
+            "info" if os.environ.get("BENCH_LOG") else "warning",
         ],
         env=env,
         capture_output=True,
         text=True,
     )
     elapsed = time.monotonic() - start
+    total = _cpu_since(b, before)
+    if os.environ.get("BENCH_LOG"):
+        (Path(os.environ["BENCH_LOG"]) / f"reconcile-{sub}.log").write_text(run.stderr)
     if run.returncode != 0:
         raise RuntimeError(f"spctl reconcile --once exited {run.returncode}: {run.stderr[-800:]}")
     store = Store.open(b.db_url)
@@ -170,7 +214,7 @@ def _product(b: Bench, sub: str, ids: list[str]) -> tuple[float, float, float, f
     for root in (b.hub, *(b.sites[n].root / "sp" for n in RECEIVERS)):
         shutil.rmtree(root / sub, ignore_errors=True)
     cpu = json.loads(cpu_out.read_text())
-    return elapsed, published, cpu["self"], cpu["children"]
+    return elapsed, published, cpu["self"], cpu["children"], total
 
 
 def _profiler(b: Bench, sub: str) -> list[str]:
@@ -191,11 +235,13 @@ def _configure(b: Bench) -> None:
     store = Store.open(b.db_url)
     try:
         with store.write() as tx:
+            streams = os.environ.get("BENCH_STREAMS")
             tx.put(
                 {
                     "_id": "rsyncGlobalParameters",
                     "name": "rsyncGlobalParameters",
                     "enableScans": False,
+                    **({"parallelStreams": int(streams)} if streams else {}),
                 }
             )
             tx.put(
@@ -237,7 +283,9 @@ def _serve(work: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes
     raise RuntimeError(f"spctl serve did not start: {(work / 'serve.log').read_text()[-800:]}")
 
 
-Round = tuple[float, float, float, float, float]  # raw, product, publish, CPU own, children
+# raw, product, publish, reconcile CPU own, its children; CPU of everything: raw, product
+# (local processes, tracker, sshds)
+Round = tuple[float, float, float, float, float, float, tuple[float, float, float]]
 
 
 def _round(b: Bench, work: Workload, rels: list[str], n: int) -> Round:
@@ -248,14 +296,14 @@ def _round(b: Bench, work: Workload, rels: list[str], n: int) -> Round:
     (sp / work.name).rename(sp / sub / work.name)
     ids = [f"/{sub}/{rel}" for rel in rels]
     if n % 2 == 0:
-        raw = _raw_chain(b, sub)
+        raw, raw_cpu = _raw_chain(b, sub)
         product = _product(b, sub, ids)
     else:
         product = _product(b, sub, ids)
-        raw = _raw_chain(b, sub)
+        raw, raw_cpu = _raw_chain(b, sub)
     (sp / sub / work.name).rename(sp / work.name)
     (sp / sub).rmdir()
-    return (raw, *product)
+    return (raw, *product[:4], raw_cpu, product[4])
 
 
 def _report(work: Workload, rounds: list[Round], base: Path) -> None:
@@ -266,16 +314,20 @@ def _report(work: Workload, rounds: list[Round], base: Path) -> None:
         f"({len(rounds)} rounds, trees on {base})",
         flush=True,
     )
-    for i, (raw, ours, published, cpu, children) in enumerate(rounds):
+    for i, (raw, ours, published, cpu, children, raw_cpu, all_cpu) in enumerate(rounds):
         order = "raw first" if i % 2 == 0 else "product first"
         print(
             f"  round {i + 1}: raw {raw:6.2f} s ({mib / raw:6.1f} MiB/s)  product {ours:6.2f} s "
             f"({mib / ours:6.1f} MiB/s)  ratio {ours / raw:5.2f}x  [{order}; publish "
-            f"{published:.2f} s; reconcile CPU {cpu:.2f} s own, {children:.2f} s rsync/ssh]",
+            f"{published:.2f} s; reconcile CPU {cpu:.2f} s own, {children:.2f} s rsync/ssh; "
+            f"CPU of everything: raw {raw_cpu:.2f} s, product {sum(all_cpu):.2f} s (tracker "
+            f"{all_cpu[1]:.2f}, sshd sessions {all_cpu[2]:.2f})]",
             flush=True,
         )
     ratio = statistics.median(r[1] / r[0] for r in rounds)
     print(f"  median product/raw ratio: {ratio:.2f}x (throughput {100 / ratio:.0f}% of the chain)")
+    cpu_ratio = statistics.median(sum(r[6]) / r[5] for r in rounds)
+    print(f"  median CPU ratio (everything the product ran / the raw chain's): {cpu_ratio:.2f}x")
     if work.name == "big":
         per_gib = statistics.median(r[3] for r in rounds) / (delivered / GiB)
         print(f"  product's own CPU (spctl reconcile process): {per_gib:.2f} s per GiB delivered")
@@ -314,7 +366,9 @@ def main() -> None:
         api = f"http://127.0.0.1:{port}"
         signed = httpx.post(f"{api}/api/signIn", json={"username": "admin", "password": PASSWORD})
         signed.raise_for_status()
-        bench = Bench(**{**bench.__dict__, "api": api, "token": signed.json()["token"]})
+        pids = (server.pid, *(s.proc.pid for s in bench.sites.values() if s.proc))
+        token = signed.json()["token"]
+        bench = Bench(**{**bench.__dict__, "api": api, "token": token, "pids": pids})
         only = os.environ.get("BENCH_ONLY")
         for work in [w for w in _workloads() if not only or w.name == only]:
             rels = _make_tree(bench.sites[ORIGIN].root / "sp", work)
