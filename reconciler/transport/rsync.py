@@ -55,6 +55,7 @@ from reconciler.transport.trash import trash_stamp, trash_to_purge
 UNREACHABLE = 255  # what a failed connection to the hub itself is recorded as
 BASE = ""  # the lane of scans, trash moves and probes: the session's own sockets
 PURGE = "purge"
+SCAN = "scan"  # the listing's lane: it runs while the marker is read on BASE
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class RsyncTransport(ABC):
     # ---- observing --------------------------------------------------------------------
 
     def list_files(self) -> Iterator[bytes]:
-        return self.shell.stream(listing_argv(self.url, self.ssh))
+        return self.shell.stream(listing_argv(self.url, self.ssh.lane(SCAN)))
 
     def reachable(self) -> bool:
         return self._run(self._at_site(BASE, probe_script(self.url.path))).exit_code == 0

@@ -6,6 +6,7 @@ the key is `Hub.spec.identityFile`, and every command ends ssh's options with `-
 host. With a ControlMaster directory, connections to a site are reused (SPEC §10); jobs that
 may run at the same time for one site (emission, reception, trash purge) each get their own
 sockets (`lane`): two ssh clients racing to become the master of one path orphan one of them.
+A scan's listing has its own lane too: it starts while the volume marker is read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.core.urls import SiteUrl
 
-LANES = ("emission", "reception", "purge")
+LANES = ("emission", "reception", "purge", "scan")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 `scan_volume(rt, volume)` is the job the scheduler runs every `sleepBetweenScans` seconds
 for volumes with `enableDiscovery` (and global `enableScans`). Steps:
-0. check the volume marker (`reconciler.jobs.markers`): a volume not mounted is not listed;
+0. check the volume marker (`reconciler.jobs.markers`) while the listing starts (its own SSH
+   lane): the marker's verdict is awaited before anything is written, and a volume found not
+   mounted stops its listing at the next chunk and fails the scan (one round trip, a whole
+   SSH login without a kept connection, off the critical path of every scan);
 1. list the volume through its transport; the tracker's files are read ahead meanwhile;
 2. parse the output and merge it with the tracker's files streamed in the same order
    (`tracked`, `compare`). Without packages this happens while the listing streams in, and
@@ -25,6 +28,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import IO
@@ -117,7 +121,7 @@ def _parse(chunks: Iterable[bytes], parser: ListingParser) -> Iterator[Listed]:
     parser.close()
 
 
-def _listing(rt: Runtime, volume: VolumeConfig) -> Iterator[bytes]:
+def _listing(rt: Runtime, volume: VolumeConfig) -> Generator[bytes, None, None]:
     """The volume's listing records, in chunks; `ScanFailed` if the listing failed."""
     try:
         site = rt.site(parse_url(volume.url))
@@ -166,15 +170,16 @@ def _merge(
     parser: ListingParser,
     done: Counter[ActionKind],
     guard: tuple[DeletionLimits, int],
+    mounted: Future[None],
 ) -> tuple[int, str]:
     """Receive the listing, merge it with the tracker, then write the differences.
 
     Return the deletions held back by the guard (`guard`: the limits and the count an
-    operator confirmed), and why."""
+    operator confirmed), and why. `mounted` is the marker check running meanwhile."""
     tracked = _OriginFiles(ReadAhead(iter_tracked(rt.store, vol.name)), vol.name)
-    merge = _Merge(rt, vol, ctx, rules, parser, tracked, ActionBuffer())
+    merge = _Merge(rt, vol, ctx, rules, parser, tracked, ActionBuffer(), mounted)
     try:
-        listed_any = merge.spooled() if rules.folds_packages else merge.live()
+        listed_any = merge.listed()
         if not listed_any:
             with rt.store.read() as tx:
                 if holds_any(tx.conn, vol.name):
@@ -207,7 +212,30 @@ class _Merge:
     parser: ListingParser
     tracked: Iterable[Tracked]
     actions: ActionBuffer
+    mounted: Future[None]  # the marker check; raises `ScanFailed` if not mounted
     deletions: int = 0
+
+    def listed(self) -> bool:
+        """List and compare; the marker's verdict first, whatever happened: a volume not
+        mounted fails the scan with that reason, and nothing is written before it is known."""
+        try:
+            listed_any = self.spooled() if self.rules.folds_packages else self.live()
+        except BaseException:
+            self.mounted.result()
+            raise
+        self.mounted.result()
+        return listed_any
+
+    def _chunks(self) -> Generator[bytes, None, None]:
+        """The listing's chunks; stopped as soon as the marker says not mounted."""
+        listing = _listing(self.rt, self.vol)
+        try:
+            for chunk in listing:
+                if self.mounted.done():
+                    self.mounted.result()
+                yield chunk
+        finally:
+            listing.close()  # stops the command when this ends early
 
     def _compare(self, listed: Iterable[Listed]) -> None:
         for action in compare(listed, self.tracked, self.ctx):
@@ -220,7 +248,7 @@ class _Merge:
 
         def chunks() -> Generator[bytes, None, None]:
             nonlocal received
-            for chunk in _listing(self.rt, self.vol):
+            for chunk in self._chunks():
                 received += len(chunk)
                 yield chunk
 
@@ -234,7 +262,7 @@ class _Merge:
     def spooled(self) -> bool:
         """Spool the listing, find its packages (pass 1), then compare (pass 2)."""
         with tempfile.TemporaryFile(prefix="spctl-scan-") as spool:
-            for chunk in _listing(self.rt, self.vol):
+            for chunk in self._chunks():
                 spool.write(chunk)
             if spool.tell() == 0:
                 return False
@@ -279,8 +307,9 @@ def scan_volume(
     confirmed = doc.get(HELD_KEY) if confirm_deletions else 0
     guard = DeletionLimits.of(cfg, vol), confirmed if isinstance(confirmed, int) else 0
     try:
-        _mounted(rt, cfg, vol, adopt=adopt)
-        held, why = _merge(rt, vol, ctx, rules, parser, done, guard)
+        with ThreadPoolExecutor(1, thread_name_prefix="scan-marker") as pool:
+            mounted = pool.submit(_mounted, rt, cfg, vol, adopt=adopt)
+            held, why = _merge(rt, vol, ctx, rules, parser, done, guard, mounted)
     except (ScanFailed, ListingError, OrderError) as exc:
         code = exc.exit_code if isinstance(exc, ScanFailed) else 1
         failed = ScanReport(volume, ScanStatus.FAILED, actions=_counts(done),
