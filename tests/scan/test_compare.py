@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +19,7 @@ from reconciler.jobs.scan.compare import (
     decide_present,
     new_document,
 )
+from reconciler.jobs.scan.compare import _unchanged as unchanged
 from reconciler.jobs.scan.listing import EntryKind, Listed
 from reconciler.jobs.scan.tracked import Tracked, tracked_from_doc
 
@@ -165,3 +167,29 @@ def test_projection_of_a_document() -> None:
     assert tracked_from_doc({"_id": "/y", "deleted": 1, "origin": 3}, V) == Tracked(
         "/y", None, False, 0, None, None, None, False
     )
+
+
+def test_the_inline_no_op_case_is_a_no_op_for_decide_present() -> None:
+    """`compare` skips `decide_present` for what `_unchanged` accepts: over a grid of tracker
+    states, listed entries and contexts, whatever it accepts decides nothing."""
+    grid = itertools.product(
+        (V, "tokyo", None),  # origin
+        (False, True),  # deleted
+        (OLD, NEW),  # time
+        (None, 100, 101),  # size
+        (None, 5_000_000, 5_000_999, 6_000_000),  # mtime
+        (None, OLD - 1, OLD, NEW),  # synced
+        (False, True),  # syncing
+    )
+    entries = [FILE._replace(kind=k) for k in EntryKind] + [Listed("/f.exr", 100, 4_999_999)]
+    contexts = [CTX, replace(CTX, hold_existing=True), replace(CTX, discover_updated=False),
+                replace(CTX, started=NEW + 1)]  # fmt: skip
+    accepted = 0
+    for origin, deleted, time, size, mtime, synced, syncing in grid:
+        tracked = T(origin=origin, deleted=deleted, time=time, size=size, mtime=mtime,
+                    synced=synced, syncing=syncing)  # fmt: skip
+        for entry in entries:
+            if unchanged(entry, tracked, V):
+                accepted += 1
+                assert all(decide_present(entry, tracked, ctx) is None for ctx in contexts)
+    assert accepted > 50  # the grid holds the case it is meant for
