@@ -103,15 +103,15 @@ def claim(
     clause, params = sql.in_ids(conn, file_ids)
     sql.execute(
         conn,
-        "UPDATE file_sites SET lease_until = ?, lease_owner = ? WHERE site = ? "
-        f"AND (lease_until IS NULL OR lease_until < ?) AND file_id{clause}",
-        [until, owner, site, now, *params],
+        "UPDATE file_sites SET lease_until = :until, lease_owner = :owner WHERE site = :site "
+        f"AND (lease_until IS NULL OR lease_until < :now) AND file_id{clause}",
+        {"until": until, "owner": owner, "site": site, "now": now, **params},
     )
     got = sql.execute(
         conn,
-        "SELECT file_id FROM file_sites WHERE site = ? AND lease_owner = ? "
-        f"AND lease_until = ? AND file_id{clause}",
-        [site, owner, until, *params],
+        "SELECT file_id FROM file_sites WHERE site = :site AND lease_owner = :owner "
+        f"AND lease_until = :until AND file_id{clause}",
+        {"site": site, "owner": owner, "until": until, **params},
     )
     claimed = {r[0] for r in got}
     return [f for f in file_ids if f in claimed]
@@ -123,8 +123,8 @@ def release(conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str)
         sql.execute(
             conn,
             "UPDATE file_sites SET lease_until = NULL, lease_owner = NULL "
-            f"WHERE site = ? AND lease_owner = ? AND file_id{clause}",
-            [site, owner, *params],
+            f"WHERE site = :site AND lease_owner = :owner AND file_id{clause}",
+            {"site": site, "owner": owner, **params},
         )
 
 

@@ -53,15 +53,15 @@ def record(
     if not sites:
         return
     names = sorted(sites)
-    site_in, site_params = sql.in_ids(conn, names)
-    state_in, state_params = sql.in_ids(conn, BACKLOG_STATES)
+    site_in, site_params = sql.in_ids(conn, names, "sites")
+    state_in, state_params = sql.in_ids(conn, BACKLOG_STATES, "states")
     backlog = {
         site: (int(files), int(size))
         for site, files, size in sql.execute(
             conn,
             f"SELECT site, SUM(files), SUM(bytes) FROM site_counts "
             f"WHERE state{state_in} AND site{site_in} GROUP BY site",
-            [*state_params, *site_params],
+            {**state_params, **site_params},
         )
     }
     minute = minute_of(now_ms)
@@ -72,7 +72,8 @@ def record(
     sql.execute_many(
         conn,
         "INSERT INTO site_samples (site, minute, delivered_files, delivered_bytes, "
-        "backlog_files, backlog_bytes) VALUES (?, ?, ?, ?, ?, ?) "
+        "backlog_files, backlog_bytes) VALUES (:site, :minute, :files, :bytes, :backlog_files, "
+        ":backlog_bytes) "
         "ON CONFLICT (site, minute) DO UPDATE SET "
         "delivered_files = site_samples.delivered_files + excluded.delivered_files, "
         "delivered_bytes = site_samples.delivered_bytes + excluded.delivered_bytes, "
@@ -83,9 +84,9 @@ def record(
     # Through the primary key (site, minute): usually finds nothing to delete.
     sql.execute_many(
         conn,
-        "DELETE FROM site_samples WHERE site = ? AND minute < ? AND minute < "
-        "(SELECT MAX(minute) FROM site_samples WHERE site = ? AND minute < ?)",
-        [(site, cutoff, site, cutoff) for site in names],
+        "DELETE FROM site_samples WHERE site = :site AND minute < :cutoff AND minute < "
+        "(SELECT MAX(minute) FROM site_samples WHERE site = :site AND minute < :cutoff)",
+        [(site, cutoff) for site in names],
     )
 
 

@@ -115,7 +115,7 @@ def claim_job(
     The conditional UPDATE is the claim, as for transfers: one worker wins the row.
     """
     sql.execute(
-        conn, "INSERT INTO job_claims (id) VALUES (?) ON CONFLICT (id) DO NOTHING", [job_id]
+        conn, "INSERT INTO job_claims (id) VALUES (:id) ON CONFLICT (id) DO NOTHING", {"id": job_id}
     )
     c = job_claims.c
     result = conn.execute(
