@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from reconciler.core.domain import SiteState
 from reconciler.store import sql
 from reconciler.store.schema import site_samples
+
+if TYPE_CHECKING:
+    from reconciler.store.documents import Tx
 
 MINUTE_MS = 60_000
 RETENTION_MS = 24 * 3600 * 1000
@@ -97,19 +100,19 @@ def _sample(row: sa.Row[Any]) -> Sample:
     )  # fmt: skip
 
 
-def since(conn: sa.Connection, sites: Sequence[str], start_ms: int) -> dict[str, list[Sample]]:
+def since(tx: Tx, sites: Sequence[str], start_ms: int) -> dict[str, list[Sample]]:
     """Per site: its rows from `start_ms` on (oldest first), preceded by the last row before
     `start_ms` when there is one (the value in force when the window opens)."""
     c = site_samples.c
     out: dict[str, list[Sample]] = {}
     for site in sites:
-        before = conn.execute(
+        before = tx.conn.execute(
             sa.select(site_samples)
             .where(c.site == site, c.minute < start_ms)
             .order_by(c.minute.desc())
             .limit(1)
         ).first()
-        rows = conn.execute(
+        rows = tx.conn.execute(
             sa.select(site_samples).where(c.site == site, c.minute >= start_ms).order_by(c.minute)
         ).all()
         out[site] = [_sample(r) for r in ([before] if before else []) + list(rows)]
