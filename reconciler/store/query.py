@@ -10,7 +10,8 @@ Secret keys (`reconciler.core.secret_keys`: password material of users, the cred
 configuration objects) cannot be queried, compared or sorted on by anyone, and keys redacted
 below admin cannot be by callers below admin (`admin=False`, the caller's class passed in as
 data): `QueryError` naming the key, for every path through `Predicates`. The policy is the
-pure core's; the API maps `QueryError` to a 400 naming `QueryError.field`.
+pure core's; the API answers `QueryError` with a 400 whose message names the key (also in
+`QueryError.field`).
 
 Regexes use RE2 syntax and semantics (linear time, no backreferences or lookaround): they
 run in RE2 on SQLite (a function registered on the connection, `register_sqlite_functions`)
