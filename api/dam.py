@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from api.auth import is_user_id, public_doc
 from api.deps import UserClass
 from api.errors import ApiFailure, bad_request
@@ -38,7 +36,7 @@ from api.service import (
 )
 from reconciler.core.domain import SITE_KEY_PREFIXES, SITE_NAME_RE, synced_key
 from reconciler.store import Tx
-from reconciler.store.schema import nodes
+from reconciler.store.lookups import child_count
 
 # Keys the tracker and the reconciler own on a file document (SPEC §3): a version keeps
 # them, and only editors and admins (who may `update` them anyway) set them in its body.
@@ -216,9 +214,7 @@ def version(tx: Tx, ctx: Context, node_id: str, body: object) -> Reply:
         }
     )
     tx.insert(child)
-    children = tx.conn.execute(
-        sa.select(sa.func.count()).select_from(nodes).where(nodes.c.parent == node_id)
-    ).scalar()
+    children = child_count(tx, node_id)
     keys, refused = _version_keys(ctx, body)
     head = {
         "_id": node_id,

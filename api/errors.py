@@ -24,11 +24,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.store.engine import is_statement_timeout, statement_limit
+from reconciler.store.errors import StoreUnavailable
 
 log = logging.getLogger("syncplanet.api")
 
@@ -267,7 +267,7 @@ def install(app: FastAPI, *, max_body: int, query_timeout: float = 0) -> None:
     app.add_exception_handler(ApiFailure, _on_failure)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_exception_handler(OperationalError, _on_database)
+    app.add_exception_handler(StoreUnavailable, _on_database)
     app.add_exception_handler(Exception, _on_crash)
     app.add_middleware(BodyLimit, limit=max_body)
     if query_timeout:

@@ -11,7 +11,9 @@
   in the ssh/rsync messages the reconciler keeps (`stderr_<phase>`: `sync@nas: Permission
   denied`).
 
-Pure functions: a document in, the document as the caller may see it out.
+The key lists and tests live in `reconciler.core.secret_keys` (the query compiler in the
+store screens keys with them too). Pure functions: a document in, the document as the
+caller may see it out.
 """
 
 from __future__ import annotations
@@ -21,23 +23,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.domain import CONFIG_GLOBAL_ID, HUB_PREFIX, VOLUME_PREFIX
-
-SECRET_USER_KEYS = frozenset({"password", "passwordHash"})
-SECRET_CONFIG_KEYS = frozenset(
-    {
-        "rsync_env",
-        "identityFile",
-        "knownHosts",
-        "notifiedEmails",
-        "smtpUser",
-        "smtpPassword",
-        "smtpPasswordFromEnv",
-    }
+from reconciler.core.secret_keys import (
+    SECRET_CONFIG_KEYS,
+    SECRET_USER_KEYS,
+    is_redacted_key,
+    is_secret_config_key,
 )
+
+__all__ = [
+    "REDACTED",
+    "SECRET_CONFIG_KEYS",
+    "SECRET_USER_KEYS",
+    "has_config_secrets",
+    "is_redacted_key",
+    "is_secret_config_key",
+    "redact_config",
+    "redact_text",
+    "redact_url",
+]
+
 REDACTED = "***"
 # Configuration objects that may hold secrets (sync targets hold paths and site names only).
 SECRET_CONFIG_PREFIXES = (HUB_PREFIX, VOLUME_PREFIX)
-_SECRET_NAME = re.compile(r"passw|secret|token", re.IGNORECASE)
 _URL_USER = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@]*)@")
 _TEXT_USER = re.compile(r"[^\s@/'\"`=:]+@(?=[^\s@])")
 
@@ -47,16 +54,6 @@ def has_config_secrets(node_id: object) -> bool:
     return isinstance(node_id, str) and (
         node_id == CONFIG_GLOBAL_ID or node_id.startswith(SECRET_CONFIG_PREFIXES)
     )
-
-
-def is_secret_config_key(key: str) -> bool:
-    return key in SECRET_CONFIG_KEYS or bool(_SECRET_NAME.search(key))
-
-
-def is_redacted_key(key: str) -> bool:
-    """Keys whose values callers below admin read (partly) as `***`: the secret keys, `url`
-    and `stderr_*`. A query on them by such a caller would leak what the reply hides."""
-    return is_secret_config_key(key) or key == "url" or key.startswith("stderr_")
 
 
 def redact_url(value: Any) -> Any:

@@ -17,17 +17,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
-from api import search
 from api.auth import Passwords, is_user_id, public_doc
 from api.deps import User
 from api.errors import ApiFailure, bad_request
+from api.search import loads_queryobj
 from api.secrets import redact_config
 from api.users import user_changes
 from reconciler.core.domain import InvalidId, NodeKind, check_file_id, node_kind
-from reconciler.store import Tx
-from reconciler.store.schema import nodes
+from reconciler.store import Tx, search
+from reconciler.store.graph import edges_into
+from reconciler.store.query import QueryError
 
 Doc = dict[str, Any]
 RESTRICTED_KEYS = ("author", "time")  # only admins set them (SPEC §6.1)
@@ -314,7 +313,7 @@ def graph(tx: Tx, ctx: Context, depth: int, body: object) -> Reply:
     edges: list[Doc] = []
     while frontier and (depth == 0 or hops < depth):
         hops += 1
-        found = _edges_into(tx, sorted(frontier))
+        found = edges_into(tx, sorted(frontier))
         edges.extend(e for e in found if e["_id"] not in seen)
         seen.update(e["_id"] for e in found)
         src = sorted({str(e["src_id"]) for e in found} - seen)
@@ -328,33 +327,13 @@ def graph(tx: Tx, ctx: Context, depth: int, body: object) -> Reply:
     return Reply(207 if any(d is None for d in requested) else 200, results)
 
 
-# The expression indexed by migration 0006_graph_edges, written the same way: SQLite uses an
-# expression index only for the very same expression.
-_EDGE_TARGET = {"sqlite": "json_extract(doc, '$.tgt_id')", "postgresql": "(doc ->> 'tgt_id')"}
-
-
-def _edges_into(tx: Tx, targets: list[str]) -> list[Doc]:
-    """The edges (nodes with a `src_id`) whose `tgt_id` is one of `targets`, by the index."""
-    target: sa.ColumnElement[Any] = sa.literal_column(_EDGE_TARGET[tx.dialect])
-    wanted = set(targets)
-    out: list[Doc] = []
-    for start in range(0, len(targets), 500):
-        chunk = targets[start : start + 500]
-        query = sa.select(nodes.c.doc).where(target.isnot(None), target.in_(chunk))
-        for (doc,) in tx.conn.execute(query):
-            # The index holds text: a numeric tgt_id 5 would match "5" (Mongo: no match).
-            if "src_id" in doc and isinstance(doc.get("tgt_id"), str) and doc["tgt_id"] in wanted:
-                out.append(dict(doc))
-    return out
-
-
 # ---- searches ----------------------------------------------------------------------------
 
 
 def _searching(label: str, run: Callable[[], Any]) -> Any:
     try:
         return run()
-    except search.BadQuery as exc:
+    except QueryError as exc:
         raise bad_request(label, str(exc)) from None
 
 
@@ -373,7 +352,7 @@ def search_text(
 
     def run() -> list[str]:
         cond = search.text_condition(query, tx.dialect, admin=admin)
-        return search.find_ids(tx, cond, search.Page([nodes.c.id], limit, skip))
+        return search.find_ids(tx, cond, search.Page((), limit, skip))
 
     return list(_searching("Search", run))
 
@@ -394,7 +373,7 @@ def search_mongo(tx: Tx, body: object, *, admin: bool = False) -> dict[str, Any]
     def run() -> dict[str, Any]:
         query = body.get("query")
         if "queryobj" in body:
-            query = search.loads_queryobj(body["queryobj"])
+            query = loads_queryobj(body["queryobj"])
         cond = search.mongo_condition(query, tx.dialect, admin=admin)
         order = search.parse_sort(body.get("sort"), tx.dialect, admin=admin)
         ids = search.find_ids(tx, cond, search.Page(order, limit, skip))

@@ -8,9 +8,9 @@ passed, the next failure starts a new one and the right password is accepted aga
 successful sign-in clears its account's count (not the address's: one valid account must
 not let an address reset its count between guesses).
 
-The counts live in the store, so every API process sharing it enforces the same limit. The
-check reads; a failure is counted in one atomic upsert (its own short transaction); the
-clock is a parameter.
+The counts live in the store (`reconciler.store.signin_attempts`), so every API process
+sharing it enforces the same limit. The check reads; a failure is counted in one atomic
+upsert (its own short transaction); the clock is a parameter.
 """
 
 from __future__ import annotations
@@ -19,21 +19,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
-from reconciler.store.schema import signin_attempts
-
-# Atomic on both stores: concurrent failures of one key all count, none is lost.
-_COUNT_FAILURE = sa.text(
-    """
-    INSERT INTO signin_attempts (key, failures, window_start) VALUES (:key, 1, :now)
-    ON CONFLICT (key) DO UPDATE SET
-      failures = CASE WHEN signin_attempts.window_start <= :expired
-                      THEN 1 ELSE signin_attempts.failures + 1 END,
-      window_start = CASE WHEN signin_attempts.window_start <= :expired
-                          THEN :now ELSE signin_attempts.window_start END
-    """
-)
+from reconciler.store import Tx
+from reconciler.store import signin_attempts as attempts
 
 
 @dataclass(frozen=True)
@@ -56,16 +43,11 @@ class SigninLimits:
             out.append(Limit(f"address:{address}", self.max_per_address))
         return [lim for lim in out if lim.max_failures > 0]
 
-    def retry_after(self, conn: sa.Connection, limits: Sequence[Limit], now: float) -> int:
+    def retry_after(self, tx: Tx, limits: Sequence[Limit], now: float) -> int:
         """Seconds until every exhausted key's window closes; 0 when sign-in may proceed."""
         if not limits:
             return 0
-        rows = conn.execute(
-            sa.select(
-                signin_attempts.c.key, signin_attempts.c.failures, signin_attempts.c.window_start
-            ).where(signin_attempts.c.key.in_([lim.key for lim in limits]))
-        ).all()
-        found = {key: (failures, start) for key, failures, start in rows}
+        found = attempts.windows(tx, [lim.key for lim in limits])
         wait = 0.0
         for lim in limits:
             failures, start = found.get(lim.key, (0, 0))
@@ -74,13 +56,11 @@ class SigninLimits:
                 wait = max(wait, closes - now)
         return math.ceil(wait)
 
-    def count_failure(self, conn: sa.Connection, limits: Sequence[Limit], now: float) -> None:
+    def count_failure(self, tx: Tx, limits: Sequence[Limit], now: float) -> None:
         """One more failure on each key; windows that have passed start over. Old rows go."""
         now_ms = int(now * 1000)
-        expired = now_ms - int(self.window * 1000)
-        for lim in limits:
-            conn.execute(_COUNT_FAILURE, {"key": lim.key, "now": now_ms, "expired": expired})
-        conn.execute(signin_attempts.delete().where(signin_attempts.c.window_start <= expired))
+        expired_ms = now_ms - int(self.window * 1000)
+        attempts.count_failure(tx, [lim.key for lim in limits], now_ms, expired_ms)
 
-    def clear_account(self, conn: sa.Connection, account: str) -> None:
-        conn.execute(signin_attempts.delete().where(signin_attempts.c.key == f"account:{account}"))
+    def clear_account(self, tx: Tx, account: str) -> None:
+        attempts.clear(tx, f"account:{account}")

@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from api.auth import (
     PASSWORD_KEY,
     BadLifetime,
@@ -30,9 +28,10 @@ from api.deps import UserClass
 from api.errors import ApiFailure
 from api.settings import Settings
 from api.signin_limits import SigninLimits
-from reconciler.core.domain import USER_NAME_RE, USER_PREFIX, NodeKind
+from reconciler.core.domain import USER_NAME_RE, USER_PREFIX
 from reconciler.store import Store, Tx
-from reconciler.store.schema import nodes
+from reconciler.store.errors import DuplicateKey
+from reconciler.store.lookups import any_user, user_id_by_email
 
 CLASSES = ("guest", "user", "editor", "admin")
 _HASH_RE = re.compile(r"^\$argon2(id|i|d)\$|^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{40}$")
@@ -83,11 +82,8 @@ def find_user(tx: Tx, login: str) -> dict[str, Any] | None:
     doc = tx.get(USER_PREFIX + login) if login else None
     if doc is not None or "@" not in login:
         return doc
-    email = nodes.c.doc["email"].as_string()
-    row = tx.conn.execute(
-        sa.select(nodes.c.id).where(nodes.c.kind == NodeKind.USER.value, email == login).limit(1)
-    ).first()
-    return tx.get(row[0]) if row else None
+    found = user_id_by_email(tx, login)
+    return tx.get(found) if found else None
 
 
 def _lifetime(value: object, default: str) -> float | None:
@@ -156,14 +152,14 @@ def sign_in(
         doc = find_user(tx, creds.login)
         account = str(doc["_id"]) if doc else creds.login
         keys = limits.limits(account, address)
-        wait = limits.retry_after(tx.conn, keys, now)
+        wait = limits.retry_after(tx, keys, now)
     if wait:
         raise _too_many(wait)
     stored = password_hash(doc) if doc else ""
     right = passwords.verify(stored or passwords.dummy_hash, creds.password) and bool(stored)
     if doc is None or not right or doc.get("disable"):
         with store.write() as tx:
-            limits.count_failure(tx.conn, keys, now)
+            limits.count_failure(tx, keys, now)
         disabled = doc is not None and doc.get("disable")
         raise ApiFailure(401, "Unauthorized connection" if disabled else INVALID_CREDENTIALS)
     _check_lifetime(doc, creds.lifetime)
@@ -176,7 +172,7 @@ def sign_in(
         if upgraded is not None:
             changes[PASSWORD_KEY] = upgraded
         doc = tx.patch(account, changes) or current
-        limits.clear_account(tx.conn, account)
+        limits.clear_account(tx, account)
     token = issue_token(settings.secret, doc, lifetime=creds.lifetime, now_s=now)
     return {"_id": doc["_id"], "user": public_doc(doc), "token": token}
 
@@ -218,13 +214,13 @@ def change_password(
     keys = limits.limits(user_id, None)
     with store.read() as tx:
         doc = tx.get(user_id)
-        wait = limits.retry_after(tx.conn, keys, now)
+        wait = limits.retry_after(tx, keys, now)
     if wait:
         raise _too_many(wait)
     stored = password_hash(doc) if doc else ""
     if doc is None or not passwords.verify(stored, old):
         with store.write() as tx:
-            limits.count_failure(tx.conn, keys, now)
+            limits.count_failure(tx, keys, now)
         raise ApiFailure(403, "ChangePassword error: the current password is wrong")
     fresh = passwords.hash(new)
     with store.write() as tx:
@@ -252,13 +248,10 @@ def ensure_admin(
     plain = settings.admin_password or generated or ""
     try:
         with store.write() as tx:
-            any_user = tx.conn.execute(
-                sa.select(nodes.c.id).where(nodes.c.kind == NodeKind.USER.value).limit(1)
-            ).first()
-            if any_user is not None:
+            if any_user(tx):
                 return None
             tx.insert(new_user_doc("admin", passwords.hash(plain), "admin"))
-    except sa.exc.IntegrityError:  # another process started at the same time and won
+    except DuplicateKey:  # another process started at the same time and won
         return None
     if generated is not None:
         say = announce or (lambda text: print(text, file=sys.stderr, flush=True))

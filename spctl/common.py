@@ -126,8 +126,8 @@ class Target:
         new = default and _default_store_is_new()
         store = Store.open(self.db)
         try:
-            if default and (new or _is_empty(store)):
-                url = store.engine.url.render_as_string(hide_password=True)
+            if default and (new or store.is_empty()):
+                url = store.display_url
                 state = "new, empty" if new else "empty"
                 typer.echo(
                     f"spctl: store {url} ({state}; set SPCTL_HOME or --db for another)", err=True
@@ -149,14 +149,6 @@ def _default_store_is_new() -> bool:
     url = default_db_url()
     path = url.split(":///", 1)[1] if url.startswith("sqlite:///") else ""
     return bool(path) and not Path(path).exists()
-
-
-def _is_empty(store: Store) -> bool:
-    """No object at all: not even the configuration a first `spctl apply` writes."""
-    import sqlalchemy as sa
-
-    with store.engine.connect() as conn:
-        return conn.execute(sa.text("SELECT 1 FROM nodes LIMIT 1")).first() is None
 
 
 def target(db: str | None, server: str | None) -> Target:

@@ -19,7 +19,7 @@ from api.openapi.schemas import (
     partial,
     ref,
 )
-from api.search import MAX_PAGE, MAX_SORT_KEYS
+from reconciler.store.search import MAX_PAGE, MAX_SORT_KEYS
 
 DOC, DOCS, IDS = ref("Document"), array(ref("Document"), min_items=1), ref("Ids")
 NEW = either(ref("NewDocument"), array(ref("NewDocument"), min_items=1))

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from api.search import MAX_IN_VALUES
 from reconciler.services.explain import Explanation
 from reconciler.services.status import FileDescription, QueueEntry, SiteStatus
+from reconciler.store.search import MAX_IN_VALUES
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"

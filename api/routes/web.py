@@ -23,7 +23,6 @@ import json
 import time
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -39,15 +38,15 @@ from api.deps import (
     user_for_token,
 )
 from api.errors import ApiFailure
-from api.jsonsql import register_sqlite_functions
 from api.routes import damas
-from api.search import BadQuery, text_condition
 from api.web.detail import file_detail
-from api.web.grid import MAX_LIMIT, BadCursor, SortKey, grid_page, in_error, sites_of
+from api.web.grid import MAX_LIMIT, BadCursor, SortKey, grid_page, sites_of
 from api.web.overview import overview
 from api.web.page import app_page, signin_page, static_file
 from api.web.session import clear_session, cookie_secure, set_session
 from reconciler.core.domain import InvalidId, check_file_id
+from reconciler.store.grid import files_filter
+from reconciler.store.query import QueryError
 
 router = APIRouter()
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -129,16 +128,13 @@ def files(
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiFailure(400, f"limit: must be between 1 and {MAX_LIMIT}")
     with store.read() as tx:
-        register_sqlite_functions(tx.conn)  # regexes of the search grammar run in Python there
         try:
-            where = text_condition(q, tx.dialect, admin=user.is_admin) if q.strip() else None
-            if errors:
-                where = in_error() if where is None else sa.and_(where, in_error())
+            where = files_filter(q, tx.dialect, admin=user.is_admin, errors_only=errors)
             result = grid_page(tx, sort=order, limit=limit, cursor=cursor or None, where=where)
-        except (BadQuery, BadCursor) as exc:
-            raise ApiFailure(400, f"q: {exc}" if isinstance(exc, BadQuery) else str(exc)) from None
-        except sa.exc.DataError as exc:  # a regex PostgreSQL refuses
-            raise ApiFailure(400, f"q: {str(exc.orig).splitlines()[0]}") from None
+        except QueryError as exc:  # a bad query, or a regex PostgreSQL refuses
+            raise ApiFailure(400, f"q: {exc}") from None
+        except BadCursor as exc:
+            raise ApiFailure(400, str(exc)) from None
     return {
         "sort": result.sort.value,
         "errors": errors,

@@ -78,7 +78,7 @@ def last_hour(
     tx: Tx, backlog: dict[str, tuple[int, int]], now_ms: int
 ) -> dict[str, dict[str, Any]]:
     """The series of each site of `backlog` (site -> its backlog now), as JSON."""
-    found = store_samples.since(tx.conn, list(backlog), window_start(now_ms))
+    found = store_samples.since(tx, list(backlog), window_start(now_ms))
     return {
         site: series(found.get(site, []), current=now, now_ms=now_ms).as_json()
         for site, now in backlog.items()

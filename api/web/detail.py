@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from api.web.grid import file_rows
 from reconciler.store import Tx
-from reconciler.store.schema import nodes
+from reconciler.store.grid import children_of
 
 HISTORY_LIMIT = 200
 
@@ -41,13 +39,7 @@ def file_detail(tx: Tx, file_id: str) -> FileDetail | None:
     if doc is None:
         return None
     rows = file_rows(tx, [file_id])
-    query = (
-        sa.select(nodes.c.doc)
-        .where(nodes.c.parent == file_id)
-        .order_by(nodes.c.time.desc(), nodes.c.id.desc())
-        .limit(HISTORY_LIMIT + 1)
-    )
-    children = [dict(r[0]) for r in tx.conn.execute(query)]
+    children = children_of(tx, file_id, HISTORY_LIMIT + 1)
     return FileDetail(
         doc=_public(doc),
         row=rows[0],

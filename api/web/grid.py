@@ -5,8 +5,9 @@ files): by time on `nodes (kind, time, id)`, by path on the primary key, by prio
 hub's `file_sites` rows `(site, priority, time, file_id)`. The cells of a page come from the
 `file_sites` rows and documents of just that page's ids. An optional search filter (a
 clause over `nodes`, from the tracker's search grammar) narrows the files, and so does
-"errors only" (`in_error`: a `syncError_<site>` on some site, through the partial index
-`ix_fs_failed` of the rows whose last attempt failed).
+"errors only" (a `syncError_<site>` on some site, through the partial index `ix_fs_failed`
+of the rows whose last attempt failed). The queries are the store's
+(`reconciler.store.grid`); this module pages, checks cursors and shapes the rows.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import sqlalchemy as sa
-
 from api.web.cells import cell
 from reconciler.core.config import SyncConfig
 from reconciler.core.desired import file_priority
-from reconciler.core.domain import NodeKind, as_number
+from reconciler.core.domain import as_number
 from reconciler.store import Doc, Tx
-from reconciler.store.schema import file_sites, nodes
+from reconciler.store import grid as rows
+from reconciler.store.query import Expr
 
 MAX_LIMIT = 500
 
@@ -88,56 +88,6 @@ class GridPage:
     next: str | None
 
 
-def _keys_by_time(
-    tx: Tx, where: sa.ColumnElement[bool] | None, after: tuple[Any, ...] | None, limit: int
-) -> list[tuple[Any, ...]]:
-    n = nodes.c
-    query = sa.select(n.time, n.id).where(n.kind == NodeKind.FILE.value, n.time.is_not(None))
-    if where is not None:
-        query = query.where(where)
-    if after is not None:
-        query = query.where(sa.tuple_(n.time, n.id) < sa.tuple_(*after))
-    query = query.order_by(n.time.desc(), n.id.desc()).limit(limit)
-    return [tuple(r) for r in tx.conn.execute(query)]
-
-
-def _keys_by_path(
-    tx: Tx, where: sa.ColumnElement[bool] | None, after: tuple[Any, ...] | None, limit: int
-) -> list[tuple[Any, ...]]:
-    n = nodes.c
-    query = sa.select(n.id).where(n.kind == NodeKind.FILE.value)
-    if where is not None:
-        query = query.where(where)
-    if after is not None:
-        query = query.where(n.id > after[0])
-    query = query.order_by(n.id).limit(limit)
-    return [tuple(r) for r in tx.conn.execute(query)]
-
-
-def _keys_by_priority(
-    tx: Tx,
-    hub: str,
-    where: sa.ColumnElement[bool] | None,
-    after: tuple[Any, ...] | None,
-    limit: int,
-) -> list[tuple[Any, ...]]:
-    # Every file has a row for the hub (wanted or not), so the hub's rows order all files.
-    fs = file_sites.c
-    query = sa.select(fs.priority, fs.time, fs.file_id).where(fs.site == hub)
-    if where is not None:
-        query = query.join(nodes, nodes.c.id == fs.file_id).where(where)
-    if after is not None:
-        query = query.where(sa.tuple_(fs.priority, fs.time, fs.file_id) < sa.tuple_(*after))
-    query = query.order_by(fs.priority.desc(), fs.time.desc(), fs.file_id.desc()).limit(limit)
-    return [tuple(r) for r in tx.conn.execute(query)]
-
-
-def in_error() -> sa.ColumnElement[bool]:
-    """The files whose last attempt failed on at least one site (a `syncError_<site>` key)."""
-    failed = sa.select(file_sites.c.file_id).where(file_sites.c.failed == 1)
-    return nodes.c.id.in_(failed)
-
-
 def sites_of(cfg: SyncConfig) -> list[dict[str, Any]]:
     """The grid's columns: the hub first, then the volumes by name."""
     out: list[dict[str, Any]] = []
@@ -152,11 +102,7 @@ def file_rows(tx: Tx, ids: Sequence[str]) -> list[dict[str, Any]]:
     """The grid rows of `ids` (in that order): file keys and one cell per site."""
     cfg = tx.config()
     docs = tx.get_many(list(ids))
-    wanted: dict[tuple[str, str], bool] = {}
-    if ids:
-        fs = file_sites.c
-        query = sa.select(fs.file_id, fs.site, fs.wanted).where(fs.file_id.in_(list(ids)))
-        wanted = {(f, s): bool(w) for f, s, w in tx.conn.execute(query)}
+    wanted = rows.wanted_of(tx, ids)
     return [
         file_row(
             doc, cfg, {s: wanted[(doc["_id"], s)] for s in cfg.sites if (doc["_id"], s) in wanted}
@@ -188,7 +134,7 @@ def grid_page(
     sort: SortKey,
     limit: int,
     cursor: str | None = None,
-    where: sa.ColumnElement[bool] | None = None,
+    where: Expr | None = None,
 ) -> GridPage:
     """One page of the grid; `next` is the cursor of the following page (None at the end)."""
     cfg = tx.config()
@@ -198,11 +144,11 @@ def grid_page(
     after = decode_cursor(cursor, sort) if cursor else None
     limit = max(1, min(limit, MAX_LIMIT))
     if sort is SortKey.PRIORITY and hub is not None:
-        keys = _keys_by_priority(tx, hub, where, after, limit + 1)
+        keys = rows.keys_by_priority(tx, hub, where, after, limit + 1)
     elif sort is SortKey.PATH:
-        keys = _keys_by_path(tx, where, after, limit + 1)
+        keys = rows.keys_by_path(tx, where, after, limit + 1)
     else:
-        keys = _keys_by_time(tx, where, after, limit + 1)
+        keys = rows.keys_by_time(tx, where, after, limit + 1)
     more = len(keys) > limit
     keys = keys[:limit]
     ids = [str(k[-1]) for k in keys]

@@ -71,7 +71,7 @@ def _site(
         "files": {s.value: files.get(s.value, 0) for s in SiteState},
         "backlogFiles": sum(files.get(s, 0) for s in pending_states),
         "backlogBytes": sum(size.get(s, 0) for s in pending_states),
-        "oldestPending": oldest_pending(tx.conn, name),
+        "oldestPending": oldest_pending(tx, name),
         "last": {phase: as_number(doc.get(f"last_{phase}")) for phase in PHASES},
         "exit": {phase: _exit(doc, phase) for phase in PHASES},
         "stderr": {phase: doc.get(f"stderr_{phase}") for phase in PHASES},
@@ -83,7 +83,7 @@ def overview(tx: Tx, *, now_ms: int, admin: bool = True) -> list[dict[str, Any]]
     """The hub first, then the volumes by name; below admin, their secrets redacted (the ssh
     user of `url` and of the messages: `api.secrets`). `now_ms` ends the charts' hour."""
     cfg = tx.config()
-    per_site = counts(tx.conn)
+    per_site = counts(tx)
     out: list[dict[str, Any]] = []
     names = ([(cfg.hub.name, True)] if cfg.hub else []) + [(v, False) for v in sorted(cfg.volumes)]
     docs = tx.get_many([(HUB_PREFIX if hub else VOLUME_PREFIX) + name for name, hub in names])

@@ -39,7 +39,7 @@ def propagate_deletions(rt: Runtime, volume: str) -> int:
         log.error("propagateDeletions on %s: bad url: %s", volume, exc)
         return 0
     with rt.store.read() as tx:
-        if not removal_queue(tx.conn, volume, 1):
+        if not removal_queue(tx, volume, 1):
             return 0  # nothing to move: no need to reach the volume
     mount = ensure_mounted(rt, cfg, vol, site)
     if mount.verdict is None or mount.not_mounted:
@@ -51,7 +51,7 @@ def propagate_deletions(rt: Runtime, volume: str) -> int:
     errors: list[str] = []
     while True:
         with rt.store.read() as tx:
-            queue = removal_queue(tx.conn, volume, BATCH + len(skip))
+            queue = removal_queue(tx, volume, BATCH + len(skip))
         batch = [i for i in queue if i not in skip][:BATCH]
         if not batch:
             break

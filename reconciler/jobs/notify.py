@@ -36,15 +36,13 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-import sqlalchemy as sa
-
 from reconciler.core.clock import now_ms
 from reconciler.core.config import GlobalParameters, SyncConfig
 from reconciler.core.domain import Direction, error_key, last_attempt_key
 from reconciler.jobs.runtime import Runtime
 from reconciler.services.status import exit_code_text, iso_time, ms_value, reachable
 from reconciler.store import Tx
-from reconciler.store.schema import file_sites
+from reconciler.store.queue import failed_since
 
 log = logging.getLogger(__name__)
 LISTED = 50  # files named in one digest; the rest are counted
@@ -139,20 +137,12 @@ def recent_failures(tx: Tx, cfg: SyncConfig, volume: str, since: int | None) -> 
     Unreachable-volume errors have no per-file retry time, so `next_retry IS NOT NULL` keeps
     only the errors worth a line each; the down/recovered news covers the others.
     """
-    c = file_sites.c
-    lanes = [(volume, Direction.RECEPTION, c.site == volume)]
+    lanes: list[tuple[str, Direction, str | None]] = [(volume, Direction.RECEPTION, None)]
     if cfg.hub_name:
-        lanes.append(
-            (cfg.hub_name, Direction.EMISSION, sa.and_(c.site == cfg.hub_name, c.origin == volume))
-        )
+        lanes.append((cfg.hub_name, Direction.EMISSION, volume))
     out: list[Failure] = []
-    for site, direction, where in lanes:
-        query = sa.select(c.file_id).where(
-            where, c.pending == 1, c.failed == 1, c.next_retry.is_not(None)
-        )
-        if since is not None:
-            query = query.where(c.next_retry > since)  # next_retry >= last attempt
-        ids = [r[0] for r in tx.conn.execute(query.limit(SCANNED))]
+    for site, direction, origin in lanes:
+        ids = failed_since(tx, site, origin=origin, since=since, limit=SCANNED)
         for doc in tx.get_many(ids):
             code = ms_value(doc or {}, error_key(site))
             at = ms_value(doc or {}, last_attempt_key(site))
@@ -301,7 +291,7 @@ def _settle_orphans(rt: Runtime) -> None:
         cfg = tx.config()
         lease_ms = int(float(cfg.globals["leaseSeconds"]) * 1000)
         beat_after = now_ms() - lease_ms  # heartbeats are wall-clock times
-        live = {w.id for w in workers.list_workers(tx.conn) if w.heartbeat >= beat_after}
+        live = {w.id for w in workers.list_workers(tx) if w.heartbeat >= beat_after}
         live.discard(rt.worker_id)  # ours, at the start of a pass: an earlier process's
         for name in cfg.volumes:
             doc = tx.get(f"volume/{name}") or {}

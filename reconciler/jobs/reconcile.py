@@ -98,10 +98,10 @@ def _plan(
         max_bytes = int(volume[f"syncBytes{word}"])
         if direction is Direction.EMISSION:
             site = cfg.hub.name
-            items = queue.emission_queue(tx.conn, site, name, amount, now)
+            items = queue.emission_queue(tx, site, name, amount, now)
         else:
             site = name
-            items = queue.reception_queue(tx.conn, site, amount, now)
+            items = queue.reception_queue(tx, site, amount, now)
     options = site_options(cfg, volume)
     for refused in options.dropped:
         log.warning("rsync option refused (%s)", refused)
@@ -121,7 +121,7 @@ def _plan(
 def _claim(rt: Runtime, plan: _Plan, now: int, lease_ms: int) -> list[QueueItem]:
     ids = [i.file_id for i in plan.batch]
     with rt.store.write() as tx:
-        claimed = set(queue.claim(tx.conn, plan.site, ids, rt.worker_id, now, now + lease_ms))
+        claimed = set(queue.claim(tx, plan.site, ids, rt.worker_id, now, now + lease_ms))
         tx.mark_syncing(plan.site, [f for f in ids if f in claimed], now)
     return [i for i in plan.batch if i.file_id in claimed]
 
@@ -135,7 +135,7 @@ def _leases_kept(rt: Runtime, site: str, ids: list[str], lease_ms: int) -> Itera
         while not stop.wait(lease_ms / 3000):
             try:
                 with rt.store.write() as tx:
-                    queue.renew(tx.conn, site, ids, rt.worker_id, rt.clock() + lease_ms)
+                    queue.renew(tx, site, ids, rt.worker_id, rt.clock() + lease_ms)
             except Exception:  # a failed renewal only risks a duplicate transfer later
                 log.exception("lease renewal failed for %s", site)
 
@@ -191,7 +191,7 @@ def _record(
             keys.update(changes)
             updated.append(doc)
         tx.update_many(updated, changed_keys=keys)  # read FOR UPDATE above: they exist
-        queue.release(tx.conn, plan.site, ids, rt.worker_id)
+        queue.release(tx, plan.site, ids, rt.worker_id)
         if outcome.attempted:
             volume_id = VOLUME_PREFIX + plan.volume.name
             current = tx.get(volume_id)
@@ -297,7 +297,7 @@ def clean_stale_syncing(rt: Runtime, *, everything: bool = False, limit: int = 1
     """Remove `syncing_<site>` keys left by a dead worker (their lease is gone)."""
     now = rt.clock()
     with rt.store.write() as tx:
-        rows = queue.stale_syncing(tx.conn, now, limit, pending_only=not everything)
+        rows = queue.stale_syncing(tx, now, limit, pending_only=not everything)
         changes: dict[str, dict[str, Any]] = {}
         for file_id, site in rows:
             changes.setdefault(file_id, {})[syncing_key(site)] = None

@@ -74,7 +74,7 @@ def scanned_volumes(cfg: SyncConfig) -> list[str]:
 
 def errors_remain(store: Store) -> bool:
     with store.read() as tx:
-        return any(c.files.get("error", 0) > 0 for c in queue.counts(tx.conn).values())
+        return any(c.files.get("error", 0) > 0 for c in queue.counts(tx).values())
 
 
 def _one(rt: Runtime, kind: JobKind, volume: str, act: Callable[[Runtime, str, Run], None]) -> bool:
@@ -239,9 +239,9 @@ class Leftover:
 def leftover(store: Store, *, me: str, now: int) -> Leftover:
     """Pending copies, those leased by workers other than `me`, those waiting for a retry."""
     with store.read() as tx:
-        counts = queue.counts(tx.conn)
-        held = [h for h in worker_rows.held(tx.conn, now) if h.owner != me]
-        retry_count, retry_at = worker_rows.waiting_for_retry(tx.conn, now)
+        counts = queue.counts(tx)
+        held = [h for h in worker_rows.held(tx, now) if h.owner != me]
+        retry_count, retry_at = worker_rows.waiting_for_retry(tx, now)
     pending = sum(n for c in counts.values() for state, n in c.files.items() if state != "synced")
     return Leftover(pending, held, retry_count, retry_at)
 
@@ -377,14 +377,14 @@ class Scheduler:
         until = now + self.session.worker.lease_ms
         with rt.store.write() as tx:
             ours = worker_rows.claim_job(
-                tx.conn, job_id, rt.worker_id, now=now, period_ms=period_ms, until=until
+                tx, job_id, rt.worker_id, now=now, period_ms=period_ms, until=until
             )
         try:
             yield ours
         finally:
             if ours:
                 with rt.store.write() as tx:
-                    worker_rows.finish_job(tx.conn, job_id, rt.worker_id)
+                    worker_rows.finish_job(tx, job_id, rt.worker_id)
 
     def _transfers(self, rt: Runtime, kind: JobKind, volume: str, run: Run) -> None:
         job: Job = emit if kind is JobKind.EMISSION else receive

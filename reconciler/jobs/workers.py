@@ -107,7 +107,7 @@ class Worker:
     def start(self) -> dict[str, int]:
         """Register, reclaim dead same-host owners' leases, start beating; return those freed."""
         with self.store.write() as tx:
-            own = rows.register(tx.conn, self.me)
+            own = rows.register(tx, self.me)
         freed = self.reclaim()
         if own:
             log.info("took over %d leases of an earlier process %s", own, self.id)
@@ -127,16 +127,14 @@ class Worker:
         now = self.clock()
         with self.store.write() as tx:
             return rows.beat(
-                tx.conn, self.id, now=now, lease_until=now + self.lease_ms, jobs=self.jobs()
+                tx, self.id, now=now, lease_until=now + self.lease_ms, jobs=self.jobs()
             )
 
     def reclaim(self) -> dict[str, int]:
         """Free the leases of dead owners on this host; return owner -> leases freed."""
         now = self.clock()
         with self.store.write() as tx:
-            freed = rows.reclaim_dead(
-                tx.conn, self.me, is_alive, forget_before=now - FORGET_AFTER_MS
-            )
+            freed = rows.reclaim_dead(tx, self.me, is_alive, forget_before=now - FORGET_AFTER_MS)
         for owner, count in freed.items():
             log.info("took over %d leases of dead worker %s", count, owner)
         return freed
@@ -156,7 +154,7 @@ class Worker:
             self._thread = None
         try:
             with self.store.write() as tx:
-                rows.unregister(tx.conn, self.id)
+                rows.unregister(tx, self.id)
         except Exception:
             log.exception("could not remove worker %s", self.id)
 

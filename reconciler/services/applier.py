@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
 from reconciler.core.config import SyncConfig
 from reconciler.core.domain import VOLUME_PREFIX, NodeKind
 from reconciler.core.manifest_schema import Kind, KindInfo, kind_of_id
@@ -29,8 +27,7 @@ from reconciler.services.declarative import (
     plan,
 )
 from reconciler.services.manifests import Manifest, ManifestError
-from reconciler.store import Store, Tx, files
-from reconciler.store.schema import applied, nodes
+from reconciler.store import Store, Tx, applied, files
 
 if TYPE_CHECKING:  # imported by diff_impact: `spctl get` starts without it
     from reconciler.services.impact import Impact
@@ -49,7 +46,7 @@ class Outcome:
 
 
 def _owned(tx: Tx) -> set[str]:
-    return {row[0] for row in tx.conn.execute(sa.select(applied.c.id))}
+    return applied.owned(tx)
 
 
 def _live(tx: Tx, manifests: Sequence[Manifest], owned: set[str]) -> dict[str, Doc]:
@@ -123,10 +120,6 @@ def apply(
     return [Outcome(c.ref, c.action) for c in changes]
 
 
-# Any constant: the PostgreSQL advisory lock that lets one apply run at a time.
-_APPLY_LOCK = 0x5F1A_0001
-
-
 def _serialize(tx: Tx, manifests: Sequence[Manifest]) -> None:
     """PostgreSQL: one apply at a time, and no concurrent write lost on the rows it rewrites.
 
@@ -134,25 +127,15 @@ def _serialize(tx: Tx, manifests: Sequence[Manifest]) -> None:
     applies would otherwise both plan `created` for the same object, and a status key the
     reconciler writes between our read and our write of a volume would be overwritten.
     """
-    if tx.dialect != "postgresql":
-        return
-    tx.conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPLY_LOCK})
-    users = [m.doc_id for m in manifests if m.kind is Kind.USER]
-    tx.conn.execute(
-        sa.select(nodes.c.id)
-        .where(sa.or_(nodes.c.kind == NodeKind.CONFIG.value, nodes.c.id.in_(users)))
-        .with_for_update()
-    )
+    applied.lock_for_apply(tx, [m.doc_id for m in manifests if m.kind is Kind.USER])
 
 
 def _record_ownership(tx: Tx, before: set[str], after: frozenset[str], now: int) -> None:
     """Own what this apply declared; forget pruned ids and objects deleted elsewhere."""
     dropped = sorted(before - after)
     added = sorted(after - before)
-    if dropped:
-        tx.conn.execute(applied.delete().where(applied.c.id.in_(dropped)))
-    if added:
-        tx.conn.execute(applied.insert(), [{"id": i, "applied_at": now} for i in added])
+    applied.disown(tx, dropped)
+    applied.own(tx, added, now)
 
 
 def diff(
@@ -221,5 +204,5 @@ def delete(store: Store, info: KindInfo, name: str) -> bool:
         return False
     doc_id = info.doc_id(name)
     with store.write() as tx:
-        tx.conn.execute(applied.delete().where(applied.c.id == doc_id))
+        applied.disown(tx, [doc_id])
         return tx.delete(doc_id)

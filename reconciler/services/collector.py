@@ -26,7 +26,6 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -35,6 +34,7 @@ from reconciler.core.domain import HUB_PREFIX, VOLUME_PREFIX, SiteState
 from reconciler.services.status import reachable
 from reconciler.store import Store, Tx
 from reconciler.store import queue as q
+from reconciler.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,16 @@ class SiteGauges:
     oldest_pending_ms: int | None
 
 
-def read_gauges(conn: sa.Connection, sites: Sequence[str]) -> list[SiteGauges]:
+def read_gauges(tx: Tx, sites: Sequence[str]) -> list[SiteGauges]:
     """The gauges of every configured site (plus any site still present in the counters)."""
-    counts = q.counts(conn)
+    counts = q.counts(tx)
     names = list(dict.fromkeys([*sites, *sorted(counts)]))
     out: list[SiteGauges] = []
     for site in names:
         entry = counts.get(site)
         files = {s.value: (entry.files.get(s.value, 0) if entry else 0) for s in SiteState}
         pending_bytes = sum(entry.bytes.get(s.value, 0) for s in PENDING_STATES) if entry else 0
-        out.append(SiteGauges(site, files, pending_bytes, q.oldest_pending(conn, site)))
+        out.append(SiteGauges(site, files, pending_bytes, q.oldest_pending(tx, site)))
     return out
 
 
@@ -100,7 +100,7 @@ class StoreCollector(Collector):
         try:
             with self.store.read() as tx:
                 sites = list(tx.config().volumes)
-        except sa.exc.SQLAlchemyError as exc:
+        except StoreError as exc:
             log.warning("metrics: store unreadable: %s", exc)
             return
         for site in sites:
@@ -115,10 +115,10 @@ class StoreCollector(Collector):
         try:
             with self.store.read() as tx:
                 cfg = tx.config()
-                gauges = read_gauges(tx.conn, cfg.sites)
+                gauges = read_gauges(tx, cfg.sites)
                 answered = site_up(tx, cfg)
                 guards = volume_guards(tx, cfg)
-        except sa.exc.SQLAlchemyError as exc:
+        except StoreError as exc:
             # A scrape must still return the counters; the alert on store_up says why.
             log.warning("metrics: store unreadable: %s", exc)
             store_up.add_metric([], 0)

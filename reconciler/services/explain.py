@@ -116,10 +116,10 @@ def explain(tx: Tx, path: str, site: str | None = None, *, now: int) -> list[Exp
 def _position(tx: Tx, cfg: SyncConfig, row: SiteRow, origin: str | None) -> tuple[int, int] | None:
     item = QueueItem(row.file_id, row.site, row.priority, row.failed, row.time, row.size)
     if row.site == cfg.hub_name:
-        return q.lane_position(tx.conn, row.site, item, origin=origin) if origin else None
+        return q.lane_position(tx, row.site, item, origin=origin) if origin else None
     if not row.ready:
         return None
-    return q.lane_position(tx.conn, row.site, item, ready_only=True)
+    return q.lane_position(tx, row.site, item, ready_only=True)
 
 
 def _with_summary(

@@ -155,7 +155,7 @@ def _text(doc: Mapping[str, Any], key: str) -> str | None:
 def site_status(tx: Tx) -> list[SiteStatus]:
     """The hub then every volume, with counts and the status keys of its object."""
     cfg = tx.config()
-    counts = q.counts(tx.conn)
+    counts = q.counts(tx)
     out = []
     for site in cfg.sites:
         role = "hub" if site == cfg.hub_name else "volume"
@@ -171,7 +171,7 @@ def site_status(tx: Tx) -> list[SiteStatus]:
                 files=files,
                 pending_files=sum(files[s.value] for s in _PENDING),
                 pending_bytes=sum(entry.bytes.get(s.value, 0) for s in _PENDING),
-                oldest_pending=q.oldest_pending(tx.conn, site),
+                oldest_pending=q.oldest_pending(tx, site),
                 last_scan=ms_value(doc, "last_scan"),
                 last_emission=ms_value(doc, "last_emission"),
                 last_reception=ms_value(doc, "last_reception"),
@@ -306,7 +306,7 @@ def listup(tx: Tx, src: str, tgt: str, n: int, now: int) -> list[QueueEntry]:
         raise NotFound(f"src: no volume named {src!r}")
     if tgt != cfg.hub_name:
         raise BadRequest(f"tgt: uploads go to the hub ({cfg.hub_name}), not {tgt!r}")
-    return _entries(q.emission_queue(tx.conn, tgt, src, _check_n(n), now))
+    return _entries(q.emission_queue(tx, tgt, src, _check_n(n), now))
 
 
 def listdown(tx: Tx, src: str, tgt: str, n: int, now: int) -> list[QueueEntry]:
@@ -317,7 +317,7 @@ def listdown(tx: Tx, src: str, tgt: str, n: int, now: int) -> list[QueueEntry]:
         raise BadRequest(f"src: downloads come from the hub ({cfg.hub_name}), not {src!r}")
     if tgt not in cfg.volumes:
         raise NotFound(f"tgt: no volume named {tgt!r}")
-    return _entries(q.reception_queue(tx.conn, tgt, _check_n(n), now))
+    return _entries(q.reception_queue(tx, tgt, _check_n(n), now))
 
 
 @dataclass(frozen=True)
@@ -339,7 +339,7 @@ def worker_status(tx: Tx, now: int) -> list[WorkerStatus]:
     from reconciler.store import workers as w
 
     lease_ms = int(float(tx.config().globals["leaseSeconds"]) * 1000)
-    held = {h.owner: h.files for h in w.held(tx.conn, now)}
+    held = {h.owner: h.files for h in w.held(tx, now)}
     return [
         WorkerStatus(
             worker=r.id,
@@ -351,5 +351,5 @@ def worker_status(tx: Tx, now: int) -> list[WorkerStatus]:
             leases=held.get(r.id, 0),
             alive=r.heartbeat >= now - lease_ms,
         )
-        for r in w.list_workers(tx.conn)
+        for r in w.list_workers(tx)
     ]

@@ -50,6 +50,16 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def display_url(self) -> str:
+        """The store's URL as it may be shown (password hidden)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def is_empty(self) -> bool:
+        """No object at all: not even the configuration a first `spctl apply` writes."""
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT 1 FROM nodes LIMIT 1").first() is None
+
     @contextmanager
     def read(self) -> Iterator[Tx]:
         from reconciler.store.documents import Tx

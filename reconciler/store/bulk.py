@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from reconciler.core.config import SyncConfig
 from reconciler.core.desired import file_size, site_rows
 from reconciler.core.domain import NodeKind, node_kind
+from reconciler.store import sql
 from reconciler.store.documents import Tx, _row_values, node_columns
 from reconciler.store.schema import nodes
 
@@ -67,19 +68,18 @@ def _write_rows(tx: Tx, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if column in _JSON_COLUMNS:
             dumps = json.dumps
             values = [(*v[:index], dumps(v[index]), *v[index + 1 :]) for v in values]
+    if tx.dialect != "postgresql":
+        marks = ", ".join(f":{c}" for c in columns)
+        sql.execute_many(tx.conn, f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                         values)  # fmt: skip
+        return
     raw = tx.conn.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
     try:
-        if tx.dialect == "postgresql":
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for value in values:
-                    copy.write_row(value)
-        else:
-            marks = ", ".join("?" for _ in columns)
-            cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", values
-            )
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for value in values:
+                copy.write_row(value)
     finally:
         cursor.close()
 

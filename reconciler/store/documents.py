@@ -76,7 +76,7 @@ _WANTED, _STATE, _SIZE = (_ROW_NAMES.index(n) for n in ("wanted", "state", "size
 _DERIVED_AT = tuple(range(2, len(_ROW_NAMES)))
 _SYNCED = SiteState.SYNCED.value
 _ROWS_SQL = f"SELECT {', '.join(_ROW_NAMES)} FROM file_sites WHERE file_id"
-_SITE_ROWS_SQL = f"SELECT {', '.join(_ROW_NAMES)} FROM file_sites WHERE site = ? AND file_id"
+_SITE_ROWS_SQL = f"SELECT {', '.join(_ROW_NAMES)} FROM file_sites WHERE site = :site AND file_id"
 
 
 def _row_tuple(row: SiteRow) -> tuple[Any, ...]:
@@ -227,11 +227,11 @@ class Tx:
     def _insert_rows(self, docs: Sequence[Mapping[str, Any]]) -> None:
         """Insert new documents through the driver (SQLAlchemy's per-row parameter
         processing cost as much as the database's work on a publish of 1,000 files)."""
-        doc = "CAST(? AS jsonb)" if self.dialect == "postgresql" else "?"
+        doc = "CAST(:doc AS jsonb)" if self.dialect == "postgresql" else ":doc"
         rows = [node_columns(d) for d in docs]
         self._executemany(
             f"INSERT INTO nodes (id, kind, parent, origin, author, time, doc) "
-            f"VALUES (?, ?, ?, ?, ?, ?, {doc})",
+            f"VALUES (:id, :kind, :parent, :origin, :author, :time, {doc})",
             [(r["id"], r["kind"], r["parent"], r["origin"], r["author"], r["time"],
               json.dumps(r["doc"])) for r in rows],
         )  # fmt: skip
@@ -243,8 +243,8 @@ class Tx:
         rows = [node_columns(d) for d in docs]
         if self.dialect == "postgresql":  # compares old and new values itself (HOT updates)
             self._executemany(
-                "UPDATE nodes SET kind = ?, parent = ?, origin = ?, author = ?, time = ?, "
-                "doc = CAST(? AS jsonb) WHERE id = ?",
+                "UPDATE nodes SET kind = :kind, parent = :parent, origin = :origin, "
+                "author = :author, time = :time, doc = CAST(:doc AS jsonb) WHERE id = :id",
                 [(r["kind"], r["parent"], r["origin"], r["author"], r["time"],
                   json.dumps(r["doc"]), r["id"]) for r in rows],
             )  # fmt: skip
@@ -252,13 +252,15 @@ class Tx:
         # SQLite rewrites the entries of every index over a column an UPDATE sets, equal or
         # not: the document alone, then the indexed columns of the rows where they differ
         self._executemany(
-            "UPDATE nodes SET doc = ? WHERE id = ?", [(json.dumps(r["doc"]), r["id"]) for r in rows]
+            "UPDATE nodes SET doc = :doc WHERE id = :id",
+            [(json.dumps(r["doc"]), r["id"]) for r in rows],
         )
         if indexed:
             self._executemany(
-                "UPDATE nodes SET kind = ?, parent = ?, origin = ?, author = ?, time = ? "
-                "WHERE id = ? AND (kind IS NOT ?1 OR parent IS NOT ?2 OR origin IS NOT ?3 "
-                "OR author IS NOT ?4 OR time IS NOT ?5)",
+                "UPDATE nodes SET kind = :kind, parent = :parent, origin = :origin, "
+                "author = :author, time = :time WHERE id = :id AND (kind IS NOT :kind "
+                "OR parent IS NOT :parent OR origin IS NOT :origin OR author IS NOT :author "
+                "OR time IS NOT :time)",
                 [(r["kind"], r["parent"], r["origin"], r["author"], r["time"], r["id"])
                  for r in rows],
             )  # fmt: skip
@@ -320,24 +322,24 @@ class Tx:
             rows = sql.execute(
                 self.conn,
                 f"SELECT file_id, state, size FROM file_sites "
-                f"WHERE site = ? AND wanted = 1 AND file_id{clause}",
-                [site, *params],
+                f"WHERE site = :site AND wanted = 1 AND file_id{clause}",
+                {"site": site, **params},
             )
             ids = [r[0] for r in rows]
             if not ids:
                 continue
             clause, params = sql.in_ids(self.conn, ids)
             if self.dialect == "postgresql":
-                new_doc = "jsonb_set(doc, ARRAY[?]::text[], to_jsonb(CAST(? AS bigint)))"
+                new_doc = "jsonb_set(doc, ARRAY[:key]::text[], to_jsonb(CAST(:now AS bigint)))"
                 key_arg = key
             else:
-                new_doc, key_arg = "json_set(doc, ?, ?)", f'$."{key}"'
+                new_doc, key_arg = "json_set(doc, :key, :now)", f'$."{key}"'
             sql.execute(self.conn, f"UPDATE nodes SET doc = {new_doc} WHERE id{clause}",
-                        [key_arg, now, *params])  # fmt: skip
+                        {"key": key_arg, "now": now, **params})  # fmt: skip
             sql.execute(
                 self.conn,
-                f"UPDATE file_sites SET state = ? WHERE site = ? AND file_id{clause}",
-                [SiteState.SYNCING.value, site, *params],
+                f"UPDATE file_sites SET state = :state WHERE site = :site AND file_id{clause}",
+                {"state": SiteState.SYNCING.value, "site": site, **params},
             )
             deltas: Counter[tuple[str, str, str]] = Counter()
             for _, state, size in rows:
@@ -381,9 +383,9 @@ class Tx:
         rows = sql.execute(
             self.conn,
             f"SELECT n.id, n.time, {deleted}, fs.wanted, fs.state, fs.size, fs.failed, "
-            f"fs.next_retry FROM nodes n JOIN file_sites fs ON fs.file_id = n.id AND fs.site = ? "
-            f"WHERE n.id{clause}{lock}",
-            [site, *params],
+            f"fs.next_retry FROM nodes n JOIN file_sites fs ON fs.file_id = n.id "
+            f"AND fs.site = :site WHERE n.id{clause}{lock}",
+            {"site": site, **params},
         )
         fast = [r for r in rows if r[1] is not None and r[1] == planned[r[0]] < now and not r[2]]
         if not fast:
@@ -393,23 +395,26 @@ class Tx:
         removed = [syncing_key(site), error_key(site), last_attempt_key(site), attempts_key(site)]
         if self.dialect == "postgresql":
             new_doc = (
-                "jsonb_set(doc - CAST(? AS text[]), ARRAY[?]::text[], to_jsonb(CAST(? AS bigint)))"
+                "jsonb_set(doc - CAST(:removed AS text[]), ARRAY[:key]::text[], "
+                "to_jsonb(CAST(:now AS bigint)))"
             )
-            args: list[Any] = [removed, synced_key(site), now]
+            args: dict[str, Any] = {"removed": removed, "key": synced_key(site), "now": now}
         else:
-            paths = ", ".join("?" for _ in removed)
-            new_doc = f"json_set(json_remove(doc, {paths}), ?, ?)"
-            args = [*(f'$."{k}"' for k in removed), f'$."{synced_key(site)}"', now]
+            paths = ", ".join(f":removed_{i}" for i in range(len(removed)))
+            new_doc = f"json_set(json_remove(doc, {paths}), :key, :now)"
+            args = {f"removed_{i}": f'$."{k}"' for i, k in enumerate(removed)}
+            args.update(key=f'$."{synced_key(site)}"', now=now)
         sql.execute(
-            self.conn, f"UPDATE nodes SET doc = {new_doc} WHERE id{clause}", [*args, *params]
+            self.conn, f"UPDATE nodes SET doc = {new_doc} WHERE id{clause}", {**args, **params}
         )
         moved = [r[0] for r in fast if r[4] != _SYNCED]
         if moved:  # not pending: `synced_` is now >= time, whatever it was
             clause, params = sql.in_ids(self.conn, moved)
             sql.execute(
                 self.conn,
-                f"UPDATE file_sites SET state = ?, pending = 0 WHERE site = ? AND file_id{clause}",
-                [_SYNCED, site, *params],
+                "UPDATE file_sites SET state = :state, pending = 0 "
+                f"WHERE site = :site AND file_id{clause}",
+                {"state": _SYNCED, "site": site, **params},
             )
         cleared = [r[0] for r in fast if r[6] or r[7] is not None]
         if cleared:
@@ -417,8 +422,8 @@ class Tx:
             sql.execute(
                 self.conn,
                 f"UPDATE file_sites SET failed = 0, next_retry = NULL "
-                f"WHERE site = ? AND file_id{clause}",
-                [site, *params],
+                f"WHERE site = :site AND file_id{clause}",
+                {"site": site, **params},
             )
         deltas: Counter[tuple[str, str, str]] = Counter()
         delivered: Counter[tuple[str, str]] = Counter()
@@ -490,16 +495,20 @@ class Tx:
             changed = tuple(i for i in _DERIVED_AT if before[i] != row[i])
             updates.setdefault(changed, []).append((*(row[i] for i in changed), *key))
         if stale:
-            self._executemany("DELETE FROM file_sites WHERE file_id = ? AND site = ?", stale)
+            self._executemany(
+                "DELETE FROM file_sites WHERE file_id = :file_id AND site = :site", stale
+            )
         if inserts:
             self._executemany(
                 f"INSERT INTO file_sites ({', '.join(_ROW_NAMES)}) "
-                f"VALUES ({', '.join('?' for _ in _ROW_NAMES)})",
+                f"VALUES ({', '.join(':' + n for n in _ROW_NAMES)})",
                 inserts,
             )
         for changed, rows in updates.items():
-            sets = ", ".join(f"{_ROW_NAMES[i]} = ?" for i in changed)
-            self._executemany(f"UPDATE file_sites SET {sets} WHERE file_id = ? AND site = ?", rows)
+            sets = ", ".join(f"{_ROW_NAMES[i]} = :{_ROW_NAMES[i]}" for i in changed)
+            self._executemany(
+                f"UPDATE file_sites SET {sets} WHERE file_id = :file_id AND site = :site", rows
+            )
         self._apply_counts(deltas, delivered)
 
     def _executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -513,7 +522,7 @@ class Tx:
         for start in range(0, len(ids), BATCH):
             chunk = list(ids[start : start + BATCH])
             clause, params = sql.in_ids(self.conn, chunk)
-            args = params if site is None else [site, *params]
+            args = params if site is None else {"site": site, **params}
             for row in sql.execute(self.conn, f"{head}{clause}", args):
                 out[(row[0], row[1])] = tuple(row)
         return out

@@ -21,7 +21,7 @@ from reconciler.store.documents import Doc, Tx
 PAGE = 10_000
 
 
-def _prefix_clause(tx: Tx, prefix: str) -> tuple[str, list[Any]]:
+def _prefix_clause(tx: Tx, prefix: str) -> tuple[str, dict[str, Any]]:
     """`id` starts with `prefix`, through the primary key's index.
 
     SQLite compares TEXT bytewise, so a range is exact. PostgreSQL's LIKE is exact in any
@@ -29,18 +29,22 @@ def _prefix_clause(tx: Tx, prefix: str) -> tuple[str, list[Any]]:
     range is added where the database's collation orders by code point as well ("C.UTF-8").
     """
     if not prefix:
-        return "", []
+        return "", {}
     last = ord(prefix[-1])
     upper = prefix[:-1] + chr(last + 1) if last < 0x10FFFF else None
     if tx.dialect == "postgresql":
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = " AND id LIKE ?", [escaped + "%"]
+        like = " AND id LIKE :like"
         if upper is None or not _code_point_order(tx):
-            return like
-        return like[0] + " AND id >= ? AND id < ?", [*like[1], prefix, upper]
+            return like, {"like": escaped + "%"}
+        return f"{like} AND id >= :low AND id < :high", {
+            "like": escaped + "%",
+            "low": prefix,
+            "high": upper,
+        }
     if upper is None:
-        return " AND substr(id, 1, ?) = ?", [len(prefix), prefix]
-    return " AND id >= ? AND id < ?", [prefix, upper]
+        return " AND substr(id, 1, :length) = :prefix", {"length": len(prefix), "prefix": prefix}
+    return " AND id >= :low AND id < :high", {"low": prefix, "high": upper}
 
 
 def _code_point_order(tx: Tx) -> bool:
@@ -67,8 +71,9 @@ def iter_file_ids(tx: Tx, prefixes: Iterable[str], page: int = PAGE) -> Iterator
         while True:
             rows = sql.execute(
                 tx.conn,
-                f"SELECT id FROM nodes WHERE kind = ?{clause} AND id > ? ORDER BY id LIMIT ?",
-                [NodeKind.FILE.value, *params, last, page],
+                f"SELECT id FROM nodes WHERE kind = :kind{clause} AND id > :last "
+                "ORDER BY id LIMIT :page",
+                {"kind": NodeKind.FILE.value, **params, "last": last, "page": page},
             )
             yield from (r[0] for r in rows)
             if len(rows) < page:
@@ -105,8 +110,9 @@ def _docs_in_range(
     while True:
         rows = sql.execute(
             tx.conn,
-            f"SELECT id, {doc} FROM nodes WHERE kind = ?{clause} AND id > ? ORDER BY id LIMIT ?",
-            [NodeKind.FILE.value, *params, last, page],
+            f"SELECT id, {doc} FROM nodes WHERE kind = :kind{clause} AND id > :last "
+            "ORDER BY id LIMIT :page",
+            {"kind": NodeKind.FILE.value, **params, "last": last, "page": page},
         )
         yield from (_decoded(text) for node_id, text in rows if keep is None or keep(node_id))
         if len(rows) < page:

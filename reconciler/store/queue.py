@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from reconciler.core.planning import QueueItem
 from reconciler.store import sql
 from reconciler.store.schema import file_sites, site_counts
+
+if TYPE_CHECKING:
+    from reconciler.store.documents import Tx
 
 _WORK_ORDER = (file_sites.c.priority.desc(), file_sites.c.failed, file_sites.c.time)
 
@@ -43,7 +46,7 @@ def _items(rows: Sequence[sa.Row[Any]]) -> list[QueueItem]:
 
 
 def reception_queue(
-    conn: sa.Connection, site: str, limit: int, now: int, *, honour_backoff: bool = True
+    tx: Tx, site: str, limit: int, now: int, *, honour_backoff: bool = True
 ) -> list[QueueItem]:
     """Files wanted on `site` whose hub copy is up to date and whose copy here is not."""
     c = file_sites.c
@@ -55,11 +58,11 @@ def reception_queue(
         .order_by(*_WORK_ORDER)
         .limit(limit)
     )
-    return _items(conn.execute(query).all())
+    return _items(tx.conn.execute(query).all())
 
 
 def emission_queue(
-    conn: sa.Connection,
+    tx: Tx,
     hub: str,
     origin: str,
     limit: int,
@@ -80,18 +83,18 @@ def emission_queue(
         .order_by(*_WORK_ORDER)
         .limit(limit)
     )
-    return _items(conn.execute(query).all())
+    return _items(tx.conn.execute(query).all())
 
 
-def removal_queue(conn: sa.Connection, site: str, limit: int) -> list[str]:
+def removal_queue(tx: Tx, site: str, limit: int) -> list[str]:
     """Deleted files still held on `site`, a volume that propagates deletions."""
     c = file_sites.c
     query = sa.select(c.file_id).where(c.site == site, c.removal == 1).order_by(c.file_id)
-    return [r[0] for r in conn.execute(query.limit(limit))]
+    return [r[0] for r in tx.conn.execute(query.limit(limit))]
 
 
 def claim(
-    conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str, now: int, until: int
+    tx: Tx, site: str, file_ids: Sequence[str], owner: str, now: int, until: int
 ) -> list[str]:
     """Lease rows to `owner`; return the ids this call actually claimed.
 
@@ -100,31 +103,31 @@ def claim(
     """
     if not file_ids:
         return []
-    clause, params = sql.in_ids(conn, file_ids)
+    clause, params = sql.in_ids(tx.conn, file_ids)
     sql.execute(
-        conn,
-        "UPDATE file_sites SET lease_until = ?, lease_owner = ? WHERE site = ? "
-        f"AND (lease_until IS NULL OR lease_until < ?) AND file_id{clause}",
-        [until, owner, site, now, *params],
+        tx.conn,
+        "UPDATE file_sites SET lease_until = :until, lease_owner = :owner WHERE site = :site "
+        f"AND (lease_until IS NULL OR lease_until < :now) AND file_id{clause}",
+        {"until": until, "owner": owner, "site": site, "now": now, **params},
     )
     got = sql.execute(
-        conn,
-        "SELECT file_id FROM file_sites WHERE site = ? AND lease_owner = ? "
-        f"AND lease_until = ? AND file_id{clause}",
-        [site, owner, until, *params],
+        tx.conn,
+        "SELECT file_id FROM file_sites WHERE site = :site AND lease_owner = :owner "
+        f"AND lease_until = :until AND file_id{clause}",
+        {"site": site, "owner": owner, "until": until, **params},
     )
     claimed = {r[0] for r in got}
     return [f for f in file_ids if f in claimed]
 
 
-def release(conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str) -> None:
+def release(tx: Tx, site: str, file_ids: Sequence[str], owner: str) -> None:
     if file_ids:
-        clause, params = sql.in_ids(conn, file_ids)
+        clause, params = sql.in_ids(tx.conn, file_ids)
         sql.execute(
-            conn,
+            tx.conn,
             "UPDATE file_sites SET lease_until = NULL, lease_owner = NULL "
-            f"WHERE site = ? AND lease_owner = ? AND file_id{clause}",
-            [site, owner, *params],
+            f"WHERE site = :site AND lease_owner = :owner AND file_id{clause}",
+            {"site": site, "owner": owner, **params},
         )
 
 
@@ -134,27 +137,27 @@ class SiteCounts:
     bytes: dict[str, int]
 
 
-def counts(conn: sa.Connection) -> dict[str, SiteCounts]:
+def counts(tx: Tx) -> dict[str, SiteCounts]:
     """Files and bytes per site and state (wanted copies), from the maintained counters."""
     out: dict[str, SiteCounts] = {}
-    for site, state, files, size in conn.execute(sa.select(site_counts)):
+    for site, state, files, size in tx.conn.execute(sa.select(site_counts)):
         entry = out.setdefault(site, SiteCounts({}, {}))
         entry.files[state] = int(files)
         entry.bytes[state] = int(size)
     return out
 
 
-def oldest_pending(conn: sa.Connection, site: str) -> int | None:
+def oldest_pending(tx: Tx, site: str) -> int | None:
     """`time` (ms) of the oldest pending file on `site`, through the partial index."""
     c = file_sites.c
-    row = conn.execute(
+    row = tx.conn.execute(
         sa.select(c.time).where(c.site == site, c.pending == 1).order_by(c.time).limit(1)
     ).first()
     return int(row[0]) if row else None
 
 
 def lane_position(
-    conn: sa.Connection,
+    tx: Tx,
     site: str,
     item: QueueItem,
     *,
@@ -175,17 +178,17 @@ def lane_position(
         where.append(c.origin == origin)
     if ready_only:
         where.append(c.ready == 1)
-    row = conn.execute(
+    row = tx.conn.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(c.size), 0)).where(*where)
     ).first()
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-def renew(conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str, until: int) -> None:
+def renew(tx: Tx, site: str, file_ids: Sequence[str], owner: str, until: int) -> None:
     """Extend `owner`'s leases (a long transfer keeps its claim while it runs)."""
     c = file_sites.c
     if file_ids:
-        conn.execute(
+        tx.conn.execute(
             file_sites.update()
             .where(c.site == site, c.file_id.in_(list(file_ids)), c.lease_owner == owner)
             .values(lease_until=until)
@@ -193,7 +196,7 @@ def renew(conn: sa.Connection, site: str, file_ids: Sequence[str], owner: str, u
 
 
 def stale_syncing(
-    conn: sa.Connection, now: int, limit: int, *, pending_only: bool = True
+    tx: Tx, now: int, limit: int, *, pending_only: bool = True
 ) -> list[tuple[str, str]]:
     """(file, site) rows still marked syncing whose lease is gone: a worker died mid-batch.
 
@@ -204,5 +207,21 @@ def stale_syncing(
     where = [c.state == "syncing", sa.or_(c.lease_until.is_(None), c.lease_until < now)]
     if pending_only:
         where.append(c.pending == 1)
-    rows = conn.execute(sa.select(c.file_id, c.site).where(*where).limit(limit))
+    rows = tx.conn.execute(sa.select(c.file_id, c.site).where(*where).limit(limit))
     return [(r[0], r[1]) for r in rows]
+
+
+def failed_since(
+    tx: Tx, site: str, *, origin: str | None, since: int | None, limit: int
+) -> list[str]:
+    """Up to `limit` pending files of `site` (from `origin` only, when given) whose last
+    attempt failed with a per-file retry time after `since` (None: any)."""
+    c = file_sites.c
+    query = sa.select(c.file_id).where(
+        c.site == site, c.pending == 1, c.failed == 1, c.next_retry.is_not(None)
+    )
+    if origin is not None:
+        query = query.where(c.origin == origin)
+    if since is not None:
+        query = query.where(c.next_retry > since)  # next_retry >= last attempt
+    return [r[0] for r in tx.conn.execute(query.limit(limit))]

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from reconciler.core.domain import SiteState
 from reconciler.store import sql
 from reconciler.store.schema import site_samples
+
+if TYPE_CHECKING:
+    from reconciler.store.documents import Tx
 
 MINUTE_MS = 60_000
 RETENTION_MS = 24 * 3600 * 1000
@@ -53,15 +56,15 @@ def record(
     if not sites:
         return
     names = sorted(sites)
-    site_in, site_params = sql.in_ids(conn, names)
-    state_in, state_params = sql.in_ids(conn, BACKLOG_STATES)
+    site_in, site_params = sql.in_ids(conn, names, "sites")
+    state_in, state_params = sql.in_ids(conn, BACKLOG_STATES, "states")
     backlog = {
         site: (int(files), int(size))
         for site, files, size in sql.execute(
             conn,
             f"SELECT site, SUM(files), SUM(bytes) FROM site_counts "
             f"WHERE state{state_in} AND site{site_in} GROUP BY site",
-            [*state_params, *site_params],
+            {**state_params, **site_params},
         )
     }
     minute = minute_of(now_ms)
@@ -72,7 +75,8 @@ def record(
     sql.execute_many(
         conn,
         "INSERT INTO site_samples (site, minute, delivered_files, delivered_bytes, "
-        "backlog_files, backlog_bytes) VALUES (?, ?, ?, ?, ?, ?) "
+        "backlog_files, backlog_bytes) VALUES (:site, :minute, :files, :bytes, :backlog_files, "
+        ":backlog_bytes) "
         "ON CONFLICT (site, minute) DO UPDATE SET "
         "delivered_files = site_samples.delivered_files + excluded.delivered_files, "
         "delivered_bytes = site_samples.delivered_bytes + excluded.delivered_bytes, "
@@ -83,9 +87,9 @@ def record(
     # Through the primary key (site, minute): usually finds nothing to delete.
     sql.execute_many(
         conn,
-        "DELETE FROM site_samples WHERE site = ? AND minute < ? AND minute < "
-        "(SELECT MAX(minute) FROM site_samples WHERE site = ? AND minute < ?)",
-        [(site, cutoff, site, cutoff) for site in names],
+        "DELETE FROM site_samples WHERE site = :site AND minute < :cutoff AND minute < "
+        "(SELECT MAX(minute) FROM site_samples WHERE site = :site AND minute < :cutoff)",
+        [(site, cutoff) for site in names],
     )
 
 
@@ -96,19 +100,19 @@ def _sample(row: sa.Row[Any]) -> Sample:
     )  # fmt: skip
 
 
-def since(conn: sa.Connection, sites: Sequence[str], start_ms: int) -> dict[str, list[Sample]]:
+def since(tx: Tx, sites: Sequence[str], start_ms: int) -> dict[str, list[Sample]]:
     """Per site: its rows from `start_ms` on (oldest first), preceded by the last row before
     `start_ms` when there is one (the value in force when the window opens)."""
     c = site_samples.c
     out: dict[str, list[Sample]] = {}
     for site in sites:
-        before = conn.execute(
+        before = tx.conn.execute(
             sa.select(site_samples)
             .where(c.site == site, c.minute < start_ms)
             .order_by(c.minute.desc())
             .limit(1)
         ).first()
-        rows = conn.execute(
+        rows = tx.conn.execute(
             sa.select(site_samples).where(c.site == site, c.minute >= start_ms).order_by(c.minute)
         ).all()
         out[site] = [_sample(r) for r in ([before] if before else []) + list(rows)]

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from reconciler.store import sql
 from reconciler.store.schema import file_sites, job_claims, workers
+
+if TYPE_CHECKING:
+    from reconciler.store.documents import Tx
 
 
 @dataclass(frozen=True)
@@ -57,49 +60,51 @@ def _row(r: sa.Row[Any]) -> WorkerRow:
     )
 
 
-def release_owner(conn: sa.Connection, owner: str) -> int:
+def release_owner(tx: Tx, owner: str) -> int:
     """Drop every lease of `owner` (a dead process, or a new one reusing its id)."""
     c = file_sites.c
-    conn.execute(
+    tx.conn.execute(
         job_claims.update()
         .where(job_claims.c.lease_owner == owner)
         .values(lease_owner=None, lease_until=None)
     )
-    result = conn.execute(
+    result = tx.conn.execute(
         file_sites.update().where(c.lease_owner == owner).values(lease_owner=None, lease_until=None)
     )
     return int(result.rowcount or 0)
 
 
-def register(conn: sa.Connection, me: WorkerRow) -> int:
+def register(tx: Tx, me: WorkerRow) -> int:
     """Write `me`'s row; leases still under its id from another process are released."""
     c = workers.c
-    same = conn.execute(
+    same = tx.conn.execute(
         sa.select(c.id).where(
             c.id == me.id, c.host == me.host, c.pid == me.pid, c.proc_start == me.proc_start
         )
     ).first()
-    released = 0 if same else release_owner(conn, me.id)
-    conn.execute(workers.delete().where(c.id == me.id))
-    conn.execute(workers.insert().values(**me.__dict__))
+    released = 0 if same else release_owner(tx, me.id)
+    tx.conn.execute(workers.delete().where(c.id == me.id))
+    tx.conn.execute(workers.insert().values(**me.__dict__))
     return released
 
 
-def unregister(conn: sa.Connection, worker_id: str) -> None:
-    release_owner(conn, worker_id)
-    conn.execute(workers.delete().where(workers.c.id == worker_id))
+def unregister(tx: Tx, worker_id: str) -> None:
+    release_owner(tx, worker_id)
+    tx.conn.execute(workers.delete().where(workers.c.id == worker_id))
 
 
-def beat(conn: sa.Connection, worker_id: str, *, now: int, lease_until: int, jobs: str) -> int:
+def beat(tx: Tx, worker_id: str, *, now: int, lease_until: int, jobs: str) -> int:
     """Renew the worker's row and every lease it holds; return how many leases it holds."""
     c = file_sites.c
-    conn.execute(workers.update().where(workers.c.id == worker_id).values(heartbeat=now, jobs=jobs))
-    conn.execute(
+    tx.conn.execute(
+        workers.update().where(workers.c.id == worker_id).values(heartbeat=now, jobs=jobs)
+    )
+    tx.conn.execute(
         job_claims.update()
         .where(job_claims.c.lease_owner == worker_id)
         .values(lease_until=lease_until)
     )
-    result = conn.execute(
+    result = tx.conn.execute(
         file_sites.update()
         .where(c.lease_owner == worker_id, c.lease_until.is_not(None))
         .values(lease_until=lease_until)
@@ -107,18 +112,18 @@ def beat(conn: sa.Connection, worker_id: str, *, now: int, lease_until: int, job
     return int(result.rowcount or 0)
 
 
-def claim_job(
-    conn: sa.Connection, job_id: str, owner: str, *, now: int, period_ms: int, until: int
-) -> bool:
+def claim_job(tx: Tx, job_id: str, owner: str, *, now: int, period_ms: int, until: int) -> bool:
     """Take one run of `job_id` if nobody holds it and its last run started `period_ms` ago.
 
     The conditional UPDATE is the claim, as for transfers: one worker wins the row.
     """
     sql.execute(
-        conn, "INSERT INTO job_claims (id) VALUES (?) ON CONFLICT (id) DO NOTHING", [job_id]
+        tx.conn,
+        "INSERT INTO job_claims (id) VALUES (:id) ON CONFLICT (id) DO NOTHING",
+        {"id": job_id},
     )
     c = job_claims.c
-    result = conn.execute(
+    result = tx.conn.execute(
         job_claims.update()
         .where(
             c.id == job_id,
@@ -130,9 +135,9 @@ def claim_job(
     return bool(result.rowcount)
 
 
-def finish_job(conn: sa.Connection, job_id: str, owner: str) -> None:
+def finish_job(tx: Tx, job_id: str, owner: str) -> None:
     c = job_claims.c
-    conn.execute(
+    tx.conn.execute(
         job_claims.update()
         .where(c.id == job_id, c.lease_owner == owner)
         .values(lease_owner=None, lease_until=None)
@@ -140,7 +145,7 @@ def finish_job(conn: sa.Connection, job_id: str, owner: str) -> None:
 
 
 def reclaim_dead(
-    conn: sa.Connection,
+    tx: Tx,
     me: WorkerRow,
     alive: Callable[[WorkerRow], bool],
     *,
@@ -153,22 +158,22 @@ def reclaim_dead(
     their rows are forgotten once their heartbeat is older than `forget_before` (ms).
     """
     freed: dict[str, int] = {}
-    for row in list_workers(conn):
+    for row in list_workers(tx):
         if row.id == me.id:
             continue
         if row.host == me.host and (row.boot_id != me.boot_id or not alive(row)):
-            freed[row.id] = release_owner(conn, row.id)
-            conn.execute(workers.delete().where(workers.c.id == row.id))
+            freed[row.id] = release_owner(tx, row.id)
+            tx.conn.execute(workers.delete().where(workers.c.id == row.id))
         elif row.heartbeat < forget_before:
-            conn.execute(workers.delete().where(workers.c.id == row.id))
+            tx.conn.execute(workers.delete().where(workers.c.id == row.id))
     return freed
 
 
-def list_workers(conn: sa.Connection) -> list[WorkerRow]:
-    return [_row(r) for r in conn.execute(sa.select(workers).order_by(workers.c.started))]
+def list_workers(tx: Tx) -> list[WorkerRow]:
+    return [_row(r) for r in tx.conn.execute(sa.select(workers).order_by(workers.c.started))]
 
 
-def held(conn: sa.Connection, now: int) -> list[Held]:
+def held(tx: Tx, now: int) -> list[Held]:
     """Live leases by owner (through `ix_fs_lease`: only the leased rows are read)."""
     c = file_sites.c
     query = (
@@ -177,13 +182,13 @@ def held(conn: sa.Connection, now: int) -> list[Held]:
         .group_by(c.lease_owner)
         .order_by(c.lease_owner)
     )
-    return [Held(str(o), int(n), int(u)) for o, n, u in conn.execute(query)]
+    return [Held(str(o), int(n), int(u)) for o, n, u in tx.conn.execute(query)]
 
 
-def waiting_for_retry(conn: sa.Connection, now: int) -> tuple[int, int | None]:
+def waiting_for_retry(tx: Tx, now: int) -> tuple[int, int | None]:
     """(count, earliest retry time) of pending rows whose next attempt is in the future."""
     c = file_sites.c
-    row = conn.execute(
+    row = tx.conn.execute(
         sa.select(sa.func.count(), sa.func.min(c.next_retry)).where(
             c.pending == 1,
             c.next_retry > now,

@@ -235,8 +235,8 @@ def test_writes_keep_the_work_queue_rows(api: Api) -> None:
     from reconciler.store.queue import emission_queue
 
     with api.store.read() as tx:
-        queue = emission_queue(tx.conn, "hub", "paris", 10, now=0)
+        queue = emission_queue(tx, "hub", "paris", 10, now=0)
     assert [item.file_id for item in queue] == ["/s.exr"]
     api.call("DELETE", "/api/delete/", "/s.exr")
     with api.store.read() as tx:
-        assert emission_queue(tx.conn, "hub", "paris", 10, now=0) == []
+        assert emission_queue(tx, "hub", "paris", 10, now=0) == []

@@ -88,7 +88,7 @@ def test_graph_walks_edges_through_the_index(api: Api) -> None:
 
 
 def test_the_edge_query_uses_the_index(api: Api) -> None:
-    from api.service import _EDGE_TARGET
+    from reconciler.store.graph import _EDGE_TARGET
 
     target = _EDGE_TARGET[api.store.dialect]
     sql = f"SELECT doc FROM nodes WHERE {target} IS NOT NULL AND {target} IN ('/a', '/b')"

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from api.search import MAX_BRANCHES, MAX_DEPTH, MAX_IN_VALUES, MAX_TEXT_TERMS
 from api.settings import Settings
+from reconciler.store.search import MAX_BRANCHES, MAX_DEPTH, MAX_IN_VALUES, MAX_TEXT_TERMS
 from spctl import app as cli_app
 from tests.api.conftest import ADMIN_PASSWORD, Api, MakeApi, free_port
 
@@ -240,7 +240,7 @@ def test_a_query_over_the_time_limit_is_503_and_the_server_carries_on(
 
 def test_the_reconciler_side_of_the_store_has_no_time_limit(make_api: MakeApi) -> None:
     """The limit lives in the request's context: the same query outside a request runs."""
-    from api import search
+    from reconciler.store import search
 
     api = make_api(query_timeout=0.2)
     _seed_many(api, 8000)

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from api.search import parse_term
+from reconciler.store.search import parse_term
 from tests.api.conftest import Api
 
 DOCS: list[dict[str, Any]] = [

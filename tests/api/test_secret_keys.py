@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from api.jsonsql import SECRET_QUERY_KEYS, is_secret_key
+from reconciler.core.secret_keys import SECRET_QUERY_KEYS, is_secret_key
 from tests.api.conftest import Api
 
 CLASSES = ("guest", "user", "editor", "admin")

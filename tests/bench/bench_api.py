@@ -268,9 +268,9 @@ def query_figures(url: str, sites: list[str]) -> list[tuple[str, float, int]]:
             lambda: service.search_mongo(tx, {"query": {"origin": "paris"}, "limit": 1000})
         )
         out.append(("search_mongo {origin: paris} with count", ms, len(res["ids"])))
-        ms, items = timed(lambda: reception_queue(tx.conn, sites[2], 1000, now))
+        ms, items = timed(lambda: reception_queue(tx, sites[2], 1000, now))
         out.append((f"reception queue of {sites[2]} (1000)", ms, len(items)))
-        ms, items = timed(lambda: emission_queue(tx.conn, sites[0], "paris", 1000, now))
+        ms, items = timed(lambda: emission_queue(tx, sites[0], "paris", 1000, now))
         out.append(("emission queue paris -> hub (1000)", ms, len(items)))
     store.close()
     return out

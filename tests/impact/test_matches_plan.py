@@ -198,7 +198,7 @@ def found(impact: Impact) -> dict[str, tuple[Amount, Amount, Amount, Amount]]:
 def ready_queue(store: Store, sites: set[str]) -> dict[str, set[str]]:
     with store.read() as tx:
         return {
-            s: {i.file_id for i in reception_queue(tx.conn, s, 10**6, NOW, honour_backoff=False)}
+            s: {i.file_id for i in reception_queue(tx, s, 10**6, NOW, honour_backoff=False)}
             for s in sites
         }
 

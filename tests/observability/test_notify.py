@@ -250,7 +250,7 @@ def test_an_intent_of_a_live_worker_is_left_to_it(store: Store, smtp: tuple[Sink
     sink, port = smtp
     seed(store, config=config(port))
     with store.write() as tx:
-        workers.register(tx.conn, identity("render7:4242", now_ms()))  # alive: it beat now
+        workers.register(tx, identity("render7:4242", now_ms()))  # alive: it beat now
     intent = {"state": "down", "at": NOW, "by": "render7:4242"}
     set_tokyo(store, lastConnectionAttempt=NOW, notifyIntent=intent)
     assert notify_pass(_runtime(store, "w1")) == 0

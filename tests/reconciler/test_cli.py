@@ -72,7 +72,7 @@ def test_reconcile_once_names_the_live_worker_holding_files_and_exits_four(
         until = now_ms() + 60_000
         with w.store.write() as tx:
             ids = [f"/held/{i}.exr" for i in range(3)]
-            assert queue.claim(tx.conn, "hub", ids, other.worker.id, now_ms(), until) == ids
+            assert queue.claim(tx, "hub", ids, other.worker.id, now_ms(), until) == ids
         left = spctl(w, "reconcile", "--once", home=tmp_path)
         assert left.returncode == 4, left.stderr
         assert re.fullmatch(
@@ -226,7 +226,7 @@ def test_get_workers_and_status_list_the_live_workers(world: WorldFactory, tmp_p
     other = open_session(w.store, worker_id="render7:4242")
     try:
         with w.store.write() as tx:
-            queue.claim(tx.conn, "hub", ["/a.exr"], "render7:4242", now_ms(), now_ms() + 60_000)
+            queue.claim(tx, "hub", ["/a.exr"], "render7:4242", now_ms(), now_ms() + 60_000)
         with other.worker.running("emission:paris"):  # a job running across the reads
             other.worker.beat()
             shown = spctl(w, "get", "workers", home=tmp_path)

@@ -269,7 +269,7 @@ def test_postgres_connections_killed_mid_pass_workers_reconnect_and_converge(
     assert check_no_false_synced(w) == 2 * len(files)
     assert lease_counts(w.store) == {}
     with w.store.read() as tx:
-        assert list_workers(tx.conn) == []
+        assert list_workers(tx) == []
         held = tx.conn.execute(
             sa.select(job_claims.c.id).where(job_claims.c.lease_owner.is_not(None))
         ).all()

@@ -67,7 +67,7 @@ def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
     dead = f"{os.uname().nodename}:{first.pid}"
     assert set(held) == {dead}, held  # the killed worker still holds its batches
     with w.store.read() as tx:
-        assert [r.id for r in list_workers(tx.conn)] == [dead]
+        assert [r.id for r in list_workers(tx)] == [dead]
     assert any("syncing_hub" in d for d in w.docs().values())
     _no_false_synced(w)
 
@@ -85,7 +85,7 @@ def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
         assert not [k for k in doc if k.startswith(("syncing_", "syncError_"))], doc
     assert lease_counts(w.store) == {}
     with w.store.read() as tx:
-        assert list_workers(tx.conn) == []  # the dead row taken over, the --once row removed
+        assert list_workers(tx) == []  # the dead row taken over, the --once row removed
 
 
 def _synced_hub(w: World) -> int:

@@ -45,7 +45,7 @@ def test_new_files_are_published_with_their_attributes(world: World) -> None:
     )
     assert gauge == volume["scan_duration"]
     with world.store.read() as tx:  # the hub now waits for both, tokyo for the hub
-        emission = q.emission_queue(tx.conn, "hub", "paris", 10, now=2 * before)
+        emission = q.emission_queue(tx, "hub", "paris", 10, now=2 * before)
         assert [i.file_id for i in emission] == ["/readme.txt", "/shots/sh010/comp.exr"]
 
 
@@ -157,11 +157,11 @@ def test_deleted_at_origin_then_moved_to_trash_where_volumes_opt_in(world: World
     gone = world.doc("/shots/gone.exr")
     assert gone is not None and gone["deleted"] is True and "synced_paris" not in gone
     with world.store.read() as tx:
-        assert q.removal_queue(tx.conn, "tokyo", 10) == [
+        assert q.removal_queue(tx, "tokyo", 10) == [
             "/shots/gone.exr",
             "/shots/odd\nname $x.exr",
         ]
-        assert q.removal_queue(tx.conn, "london", 10) == []  # london keeps its copies
+        assert q.removal_queue(tx, "london", 10) == []  # london keeps its copies
     assert propagate_deletions(world.rt, "london") == 0
     assert propagate_deletions(world.rt, "tokyo") == 2
     assert not (tokyo.root / "shots/gone.exr").exists()
@@ -174,7 +174,7 @@ def test_deleted_at_origin_then_moved_to_trash_where_volumes_opt_in(world: World
     gone = world.doc("/shots/gone.exr")
     assert gone is not None and "synced_tokyo" not in gone and "synced_london" in gone
     with world.store.read() as tx:
-        assert q.removal_queue(tx.conn, "tokyo", 10) == []
+        assert q.removal_queue(tx, "tokyo", 10) == []
     assert propagate_deletions(world.rt, "tokyo") == 0
     assert world.scan("paris").actions == {}  # nothing more to say about deleted files
 

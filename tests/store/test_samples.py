@@ -28,7 +28,7 @@ def patch(store: Store, at_ms: int, changes: dict[str, object]) -> None:
 
 def history(store: Store, start_ms: int) -> dict[str, list[samples.Sample]]:
     with store.read() as tx:
-        return samples.since(tx.conn, ["hub", "paris", "tokyo"], start_ms)
+        return samples.since(tx, ["hub", "paris", "tokyo"], start_ms)
 
 
 def configured(store: Store) -> None:

@@ -45,25 +45,25 @@ def test_documents_round_trip_and_null_deletes_a_key(store: Store) -> None:
 def test_queues_follow_the_documents(store: Store) -> None:
     seed(store, {"_id": "/a.exr", "origin": "paris", "time": 1000, "file_size": 10})
     with store.read() as tx:
-        emission = q.emission_queue(tx.conn, "hub", "paris", 10, now=2000)
+        emission = q.emission_queue(tx, "hub", "paris", 10, now=2000)
         assert [i.file_id for i in emission] == ["/a.exr"]
-        assert q.reception_queue(tx.conn, "tokyo", 10, now=2000) == []  # hub has no copy yet
+        assert q.reception_queue(tx, "tokyo", 10, now=2000) == []  # hub has no copy yet
     with store.write() as tx:
         tx.patch("/a.exr", {"synced_hub": 1500})
     with store.read() as tx:
-        assert q.emission_queue(tx.conn, "hub", "paris", 10, now=2000) == []
-        assert [i.file_id for i in q.reception_queue(tx.conn, "tokyo", 10, now=2000)] == ["/a.exr"]
-        assert q.reception_queue(tx.conn, "paris", 10, now=2000) == []  # paris is the origin
-        counts = q.counts(tx.conn)
+        assert q.emission_queue(tx, "hub", "paris", 10, now=2000) == []
+        assert [i.file_id for i in q.reception_queue(tx, "tokyo", 10, now=2000)] == ["/a.exr"]
+        assert q.reception_queue(tx, "paris", 10, now=2000) == []  # paris is the origin
+        counts = q.counts(tx)
         assert counts["tokyo"].files == {"missing": 1}
         assert counts["hub"].files.get("synced") == 1
         assert counts["paris"].files.get("synced") == 1
     with store.write() as tx:
         tx.patch("/a.exr", {"synced_tokyo": 1600})
     with store.read() as tx:
-        assert q.reception_queue(tx.conn, "tokyo", 10, now=2000) == []
-        assert q.counts(tx.conn)["tokyo"].files.get("synced") == 1
-        assert q.oldest_pending(tx.conn, "tokyo") is None
+        assert q.reception_queue(tx, "tokyo", 10, now=2000) == []
+        assert q.counts(tx)["tokyo"].files.get("synced") == 1
+        assert q.oldest_pending(tx, "tokyo") is None
 
 
 def test_a_modification_makes_other_copies_outdated(store: Store) -> None:
@@ -74,8 +74,8 @@ def test_a_modification_makes_other_copies_outdated(store: Store) -> None:
     with store.write() as tx:
         tx.patch("/a", {"time": 5000})
     with store.read() as tx:
-        assert [i.file_id for i in q.emission_queue(tx.conn, "hub", "paris", 10, 6000)] == ["/a"]
-        assert q.counts(tx.conn)["tokyo"].files.get("outdated") == 1
+        assert [i.file_id for i in q.emission_queue(tx, "hub", "paris", 10, 6000)] == ["/a"]
+        assert q.counts(tx)["tokyo"].files.get("outdated") == 1
 
 
 def test_work_order_priority_then_untried_then_oldest(store: Store) -> None:
@@ -94,10 +94,10 @@ def test_work_order_priority_then_untried_then_oldest(store: Store) -> None:
         {"_id": "/low", "origin": "paris", "time": 100, "sync_priority": -1},
     )
     with store.read() as tx:
-        order = [i.file_id for i in q.emission_queue(tx.conn, "hub", "paris", 10, now=10**12)]
+        order = [i.file_id for i in q.emission_queue(tx, "hub", "paris", 10, now=10**12)]
     assert order == ["/urgent", "/old", "/new", "/failed", "/low"]
     with store.read() as tx:  # per-file backoff: the failed file waits
-        early = [i.file_id for i in q.emission_queue(tx.conn, "hub", "paris", 10, now=700)]
+        early = [i.file_id for i in q.emission_queue(tx, "hub", "paris", 10, now=700)]
     assert "/failed" not in early
 
 
@@ -106,7 +106,7 @@ def test_configuration_change_rederives_desired_state(store: Store) -> None:
     with store.write() as tx:
         tx.put({"_id": "rsyncGlobalParameters", "syncEverywhere": False})
     with store.read() as tx:
-        assert q.reception_queue(tx.conn, "tokyo", 10, 2000) == []
+        assert q.reception_queue(tx, "tokyo", 10, 2000) == []
     with store.write() as tx:
         tx.put(
             {
@@ -118,13 +118,13 @@ def test_configuration_change_rederives_desired_state(store: Store) -> None:
             }
         )
     with store.read() as tx:
-        items = q.reception_queue(tx.conn, "tokyo", 10, 2000)
+        items = q.reception_queue(tx, "tokyo", 10, 2000)
         assert [(i.file_id, i.priority) for i in items] == [("/a", 3)]
     with store.write() as tx:  # a new volume gets rows for existing files
         tx.put({"_id": "volume/rome", "name": "rome", "url": "/srv/rome/"})
         tx.put({"_id": "synctarget/all", "name": "all", "paths": ["/**"], "everywhere": True})
     with store.read() as tx:
-        assert [i.file_id for i in q.reception_queue(tx.conn, "rome", 10, 2000)] == ["/a"]
+        assert [i.file_id for i in q.reception_queue(tx, "rome", 10, 2000)] == ["/a"]
 
 
 def test_claims_are_exclusive(store: Store) -> None:
@@ -134,7 +134,7 @@ def test_claims_are_exclusive(store: Store) -> None:
 
     def worker(name: str) -> None:
         with store.write() as tx:
-            won[name] = q.claim(tx.conn, "hub", ids, name, now=100, until=10_000)
+            won[name] = q.claim(tx, "hub", ids, name, now=100, until=10_000)
 
     threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
     for t in threads:
@@ -144,8 +144,8 @@ def test_claims_are_exclusive(store: Store) -> None:
     claimed = [f for got in won.values() for f in got]
     assert sorted(claimed) == sorted(ids)  # every row claimed exactly once
     with store.read() as tx:  # claimed rows leave the queue until the lease expires
-        assert q.emission_queue(tx.conn, "hub", "paris", 100, now=200) == []
-        assert len(q.emission_queue(tx.conn, "hub", "paris", 100, now=20_000)) == 50
+        assert q.emission_queue(tx, "hub", "paris", 100, now=200) == []
+        assert len(q.emission_queue(tx, "hub", "paris", 100, now=20_000)) == 50
 
 
 def test_deleting_a_file_removes_its_rows_and_counts(store: Store) -> None:
@@ -153,9 +153,9 @@ def test_deleting_a_file_removes_its_rows_and_counts(store: Store) -> None:
     with store.write() as tx:
         tx.delete("/a")
     with store.read() as tx:
-        counts = q.counts(tx.conn)
+        counts = q.counts(tx)
         assert all(sum(c.files.values()) == 0 for c in counts.values())
-        assert q.emission_queue(tx.conn, "hub", "paris", 10, 100) == []
+        assert q.emission_queue(tx, "hub", "paris", 10, 100) == []
 
 
 def test_concurrent_patches_of_one_document_lose_nothing(store: Store) -> None:
@@ -194,7 +194,7 @@ def _state_of(store: Store) -> tuple[list[object], list[object], list[object]]:
         ]
         counts = sorted(
             (site, state, n)
-            for site, c in q.counts(tx.conn).items()
+            for site, c in q.counts(tx).items()
             for state, n in c.files.items()
             if n
         )
@@ -255,7 +255,7 @@ def _full_state(store: Store, count: int = 6) -> tuple[Any, ...]:
         ]
         counts = sorted(
             (site, state, c.files.get(state, 0), c.bytes.get(state, 0))
-            for site, c in q.counts(tx.conn).items()
+            for site, c in q.counts(tx).items()
             for state in c.files
             if c.files.get(state) or c.bytes.get(state)
         )

@@ -39,16 +39,16 @@ def test_a_dead_owner_on_this_host_loses_its_leases_and_others_keep_theirs(
     remote = WorkerRow("remote", "elsewhere", "x", 1, 1, 1, 900)
     with store.write() as tx:
         for row in (dead, rebooted, remote):
-            rows.register(tx.conn, row)
-        assert queue.claim(tx.conn, "hub", ["/a"], "dead", 1_000, 60_000) == ["/a"]
-        assert queue.claim(tx.conn, "hub", ["/b"], "rebooted", 1_000, 60_000) == ["/b"]
-        assert queue.claim(tx.conn, "hub", ["/c"], "remote", 1_000, 60_000) == ["/c"]
-        freed = rows.reclaim_dead(tx.conn, me, is_alive, forget_before=0)
-        rows.register(tx.conn, me)
+            rows.register(tx, row)
+        assert queue.claim(tx, "hub", ["/a"], "dead", 1_000, 60_000) == ["/a"]
+        assert queue.claim(tx, "hub", ["/b"], "rebooted", 1_000, 60_000) == ["/b"]
+        assert queue.claim(tx, "hub", ["/c"], "remote", 1_000, 60_000) == ["/c"]
+        freed = rows.reclaim_dead(tx, me, is_alive, forget_before=0)
+        rows.register(tx, me)
     assert freed == {"dead": 1, "rebooted": 1}
     with store.read() as tx:
-        assert rows.held(tx.conn, 2_000) == [rows.Held("remote", 1, 60_000)]
-        assert [r.id for r in rows.list_workers(tx.conn)] == ["remote", "me"]
+        assert rows.held(tx, 2_000) == [rows.Held("remote", 1, 60_000)]
+        assert [r.id for r in rows.list_workers(tx)] == ["remote", "me"]
 
 
 def test_heartbeat_renews_the_workers_leases_and_register_drops_an_earlier_process(
@@ -57,21 +57,21 @@ def test_heartbeat_renews_the_workers_leases_and_register_drops_an_earlier_proce
     _publish(store, "/a", "/b")
     me = identity("w1", 1_000)
     with store.write() as tx:
-        rows.register(tx.conn, me)
-        queue.claim(tx.conn, "hub", ["/a", "/b"], "w1", 1_000, 5_000)
-        assert rows.beat(tx.conn, "w1", now=4_000, lease_until=34_000, jobs="emission:paris") == 2
+        rows.register(tx, me)
+        queue.claim(tx, "hub", ["/a", "/b"], "w1", 1_000, 5_000)
+        assert rows.beat(tx, "w1", now=4_000, lease_until=34_000, jobs="emission:paris") == 2
     with store.read() as tx:
-        assert rows.held(tx.conn, 30_000) == [rows.Held("w1", 2, 34_000)]
-        (row,) = rows.list_workers(tx.conn)
+        assert rows.held(tx, 30_000) == [rows.Held("w1", 2, 34_000)]
+        (row,) = rows.list_workers(tx)
     assert (row.heartbeat, row.jobs) == (4_000, "emission:paris")
     # the same process registering again (a second session) keeps them ...
     with store.write() as tx:
-        assert rows.register(tx.conn, me) == 0
+        assert rows.register(tx, me) == 0
     # ... a new process under the same id (a reused pid) does not
     with store.write() as tx:
-        assert rows.register(tx.conn, _dead_row("w1", me)) == 2
+        assert rows.register(tx, _dead_row("w1", me)) == 2
     with store.read() as tx:
-        assert rows.held(tx.conn, 0) == []
+        assert rows.held(tx, 0) == []
 
 
 def test_process_start_tells_a_reused_pid_from_the_owner() -> None:
@@ -87,15 +87,15 @@ def test_a_single_run_job_is_claimed_once_per_period_and_freed_with_its_owner(
     def claim(owner: str, now: int) -> bool:
         with store.write() as tx:
             return rows.claim_job(
-                tx.conn, "scan:paris", owner, now=now, period_ms=60_000, until=now + 30_000
+                tx, "scan:paris", owner, now=now, period_ms=60_000, until=now + 30_000
             )
 
     assert claim("a", 0_000)
     assert not claim("b", 1_000)  # held by a
     with store.write() as tx:
-        rows.finish_job(tx.conn, "scan:paris", "a")
+        rows.finish_job(tx, "scan:paris", "a")
     assert not claim("b", 2_000)  # free, but it ran less than a period ago
     assert claim("b", 60_000)
     with store.write() as tx:
-        rows.release_owner(tx.conn, "b")  # b died: its claim goes with its leases
+        rows.release_owner(tx, "b")  # b died: its claim goes with its leases
     assert claim("a", 120_000)

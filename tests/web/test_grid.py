@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from api.jsonsql import register_sqlite_functions
-from api.search import text_condition
 from api.web.grid import BadCursor, SortKey, encode_cursor, grid_page
 from reconciler.store import Store
+from reconciler.store.grid import files_filter
 
 T = 1_700_000_000_000
 
@@ -68,8 +67,7 @@ def walk(store: Store, sort: SortKey, limit: int, q: str = "") -> list[str]:
     cursor = None
     while True:
         with store.read() as tx:
-            register_sqlite_functions(tx.conn)
-            where = text_condition(q, tx.dialect) if q else None
+            where = files_filter(q, tx.dialect, admin=False, errors_only=False)
             page = grid_page(tx, sort=sort, limit=limit, cursor=cursor, where=where)
         assert page.sort is sort
         assert len(page.files) <= limit

@@ -16,8 +16,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
-import sqlalchemy as sa
-
 from reconciler.jobs.scan.compare import (
     Action,
     ActionKind,
@@ -29,19 +27,8 @@ from reconciler.jobs.scan.compare import (
 from reconciler.jobs.scan.tracked import tracked_from_doc
 from reconciler.store import Store, Tx
 from reconciler.store.bulk import insert_new_files
-from reconciler.store.schema import nodes
 
 BATCH = 5000
-
-
-def _lock(tx: Tx, ids: Sequence[str]) -> None:
-    if tx.dialect == "postgresql":
-        tx.conn.execute(
-            sa.select(nodes.c.id)
-            .where(nodes.c.id.in_(sorted(ids)))
-            .order_by(nodes.c.id)
-            .with_for_update()
-        )
 
 
 def apply_batch(tx: Tx, actions: Sequence[Action], ctx: ScanContext) -> Counter[ActionKind]:
@@ -60,7 +47,7 @@ def apply_batch(tx: Tx, actions: Sequence[Action], ctx: ScanContext) -> Counter[
     if not others:
         return done
     ids = [a.id for a in others]
-    _lock(tx, ids)
+    tx.lock(sorted(ids))  # in `_id` order: two writers never wait on each other crosswise
     current = dict(zip(ids, tx.get_many(ids), strict=True))
     updates: list[dict[str, Any]] = []
     for action in others:

@@ -44,7 +44,8 @@ from reconciler.jobs.scan.guard import HELD_KEY, REASON_KEY, DeletionLimits, hel
 from reconciler.jobs.scan.listing import Listed, ListingError, ListingParser
 from reconciler.jobs.scan.packages import arrange, package_folders
 from reconciler.jobs.scan.rules import ScanRules
-from reconciler.jobs.scan.tracked import ReadAhead, Tracked, holds_any, iter_tracked, package_ids
+from reconciler.jobs.scan.tracked import ReadAhead, Tracked, iter_tracked
+from reconciler.store.tracked import holds_any, package_ids
 from reconciler.transport.shells import CommandFailed
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def _merge(
         listed_any = merge.listed()
         if not listed_any:
             with rt.store.read() as tx:
-                if holds_any(tx.conn, vol.name):
+                if holds_any(tx, vol.name):
                     raise ScanFailed(
                         EMPTY_ROOT_EXIT,
                         f"volume root {vol.url} is empty but the tracker has files from it: "
@@ -281,7 +282,7 @@ def scan_volume(
     with rt.store.read() as tx:
         cfg = tx.config()
         doc = tx.get(VOLUME_PREFIX + volume) or {}
-        known_packages = package_ids(tx.conn)
+        known_packages = package_ids(tx)
     vol = cfg.volumes.get(volume)
     if vol is None:
         raise KeyError(f"unknown volume {volume!r}")

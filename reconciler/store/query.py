@@ -6,9 +6,12 @@ indexed columns (`_id`, `origin`, `author`, `#parent`, `time`) use the column, s
 `origin:paris` is an index lookup on a million files. `eq_any` tests many values of one key
 with one extraction of the key (not one parse of the document per value: issue 11).
 
-Secret keys (`SECRET_QUERY_KEYS`: password material of users, the credentials of
-configuration objects) cannot be queried, compared or sorted on by anyone: `BadQuery`
-naming the key, for every path through `Predicates`.
+Secret keys (`reconciler.core.secret_keys`: password material of users, the credentials of
+configuration objects) cannot be queried, compared or sorted on by anyone, and keys redacted
+below admin cannot be by callers below admin (`admin=False`, the caller's class passed in as
+data): `QueryError` naming the key, for every path through `Predicates`. The policy is the
+pure core's; the API answers `QueryError` with a 400 whose message names the key (also in
+`QueryError.field`).
 
 Regexes use RE2 syntax and semantics (linear time, no backreferences or lookaround): they
 run in RE2 on SQLite (a function registered on the connection, `register_sqlite_functions`)
@@ -27,12 +30,7 @@ import re2  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from api.secrets import (
-    SECRET_CONFIG_KEYS,
-    SECRET_USER_KEYS,
-    is_redacted_key,
-    is_secret_config_key,
-)
+from reconciler.core.secret_keys import is_redacted_key, is_secret_key
 from reconciler.store.schema import nodes
 
 Expr = sa.ColumnElement[bool]
@@ -44,28 +42,28 @@ _STRING_COLUMNS = {
     "#parent": nodes.c.parent,
 }
 _OPS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
-# One module-level set for every guard on query keys (the auth module redacts the same keys;
-# any other key whose name mentions a password, a secret or a token counts as well).
-SECRET_QUERY_KEYS = SECRET_USER_KEYS | SECRET_CONFIG_KEYS
 _RE2_FLAGS = "ims"  # Mongo's i, m, s as RE2 inline flags
 _IGNORED_FLAGS = "gyu"  # JavaScript's (damas-core RX_..._RX strings): no meaning for one test
 _RE2_MAX_MEM = 8 << 20  # bytes for one compiled pattern; larger ones are refused
 
 
-class BadQuery(ValueError):
-    """A query that cannot be compiled (bad key, regex or value): the caller answers 400."""
+class QueryError(ValueError):
+    """A query that cannot be compiled or run (bad key, regex, value, size): the caller's
+    fault, which the API answers with a 400. `field` is the key path or request field it
+    concerns when there is one (`tags.0`, `sort.time`, `queryobj`)."""
 
-
-def is_secret_key(key: str) -> bool:
-    """True when any component of the dotted `key` is secret."""
-    return any(part in SECRET_QUERY_KEYS or is_secret_config_key(part) for part in key.split("."))
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def refuse_secret(key: str) -> None:
-    """`BadQuery` naming `key` when it is secret: no class may match, compare or sort on it
+    """`QueryError` naming `key` when it is secret: no class may match, compare or sort on it
     (sorting users by hash recovered a hash by binary search: issue 11)."""
     if is_secret_key(key):
-        raise BadQuery(f"the key {key!r} is secret: it cannot be searched, compared or sorted on")
+        raise QueryError(
+            f"the key {key!r} is secret: it cannot be searched, compared or sorted on", key
+        )
 
 
 def _re2_options() -> Any:
@@ -77,18 +75,18 @@ def _re2_options() -> Any:
 
 @lru_cache(maxsize=512)
 def compile_regex(pattern: str, flags: str) -> Any:
-    """`pattern` in RE2 (linear time); `BadQuery` for a pattern or option it cannot run."""
+    """`pattern` in RE2 (linear time); `QueryError` for a pattern or option it cannot run."""
     inline = ""
     for flag in dict.fromkeys(flags):
         if flag in _RE2_FLAGS:
             inline += flag
         elif flag not in _IGNORED_FLAGS:
-            raise BadQuery(f"unsupported regular expression option {flag!r} (use i, m or s)")
+            raise QueryError(f"unsupported regular expression option {flag!r} (use i, m or s)")
     try:
         return re2.compile(f"(?{inline}){pattern}" if inline else pattern, _re2_options())
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
-        raise BadQuery(
+        raise QueryError(
             f"invalid or unsupported regular expression /{pattern}/: {reason} "
             "(RE2 syntax: no backreferences or lookaround)"
         ) from None
@@ -150,10 +148,12 @@ class Predicates:
     def _path(self, key: str) -> list[str]:
         parts = key.split(".")
         if not key or any(p == "" for p in parts) or any('"' in p or "\\" in p for p in parts):
-            raise BadQuery(f"unsupported key {key!r}")
+            raise QueryError(f"unsupported key {key!r}", key)
         refuse_secret(key)
         if not self.admin and any(is_redacted_key(p) for p in parts):
-            raise BadQuery(f"the key {key!r} is redacted below admin: it cannot be searched on")
+            raise QueryError(
+                f"the key {key!r} is redacted below admin: it cannot be searched on", key
+            )
         return parts
 
     def _jpath(self, parts: list[str]) -> Any:
@@ -272,7 +272,7 @@ class Predicates:
             or isinstance(value, bool)
             or not math.isfinite(value)
         ):
-            raise BadQuery(f"{key}: comparisons need a number or a string, not {value!r}")
+            raise QueryError(f"{key}: comparisons need a number or a string, not {value!r}", key)
         if key == "_id":
             return sa.false()
         if self.pg:
