@@ -8,10 +8,9 @@ rendered from the code itself, so the reference cannot drift from what ships:
   (usage, arguments and options as `--help` prints them);
 - `metrics`: every series of the Prometheus registry built by `reconciler.services.metrics.Metrics`,
   with the store collector registered (name, type, labels, help);
-- `manifest-keys KIND`: the keys of one manifest kind in `get -o yaml` order, their type
-  and default from `reconciler.core.manifest_schema` / `reconciler.core.config`, and their meaning
-  from `docs/manifest-keys.yml` (the build fails when a key has no meaning or a meaning
-  names a key the schema does not have);
+- `manifest-keys KIND`: the keys of one manifest kind in `get -o yaml` order, their type,
+  default and meaning, all from the kind's model in `reconciler.core.kinds` (the build
+  fails when a key has no description);
 - `api-routes`: the routes of the OpenAPI document of the app `api.app.create_app` builds
   on a throwaway SQLite store (method, path, group, description);
 
@@ -27,11 +26,10 @@ import json
 import re
 import sys
 import tempfile
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+)(?: ([A-Za-z]+))? -->$", re.MULTILINE)
@@ -147,16 +145,13 @@ def _metric_rows(registry: Any) -> Iterator[tuple[str, str, tuple[str, ...], str
 # --- manifests ----------------------------------------------------------------------------
 
 
-def _type_of(default: Any, check: Any) -> str:
-    if default is None:  # a required key: its check says what it takes
-        return "list" if check.__qualname__.startswith("_list") else "string"
-    if isinstance(default, bool):
+def _type_of(annotation: Any) -> str:
+    """The type a key takes, from its model field (pydantic keeps the checks apart)."""
+    if annotation is bool:
         return "boolean"
-    if isinstance(default, int):
+    if annotation is int:
         return "integer"
-    if isinstance(default, list):
-        return "list"
-    return "string"
+    return "list" if typing.get_origin(annotation) is list else "string"
 
 
 def _default(default: Any, required: bool) -> str:
@@ -168,31 +163,20 @@ def _default(default: Any, required: bool) -> str:
 
 
 def render_manifest_keys(kind_name: str) -> str:
-    """The key table of one kind: schema keys and defaults, meanings from manifest-keys.yml."""
-    from reconciler.core import manifest_schema as schema
-    from reconciler.core.manifest_schema import KINDS, Kind, spec_keys
+    """The key table of one kind, from its model in the registry (`reconciler.core.kinds`):
+    key, type, default and meaning (the field's description; the build fails without one)."""
+    from reconciler.core.kinds import KINDS, Kind
 
-    kind = Kind(kind_name)
-    meanings: dict[str, dict[str, str]] = yaml.safe_load(
-        (ROOT / "docs" / "manifest-keys.yml").read_text()
-    )
-    described = meanings.get(kind.value, {})
-    keys = spec_keys(kind)
-    missing = [k for k in keys if k not in described]
-    unknown = [k for k in described if k not in keys]
-    if missing or unknown:
-        raise ValueError(
-            f"docs/manifest-keys.yml, {kind.value}: no meaning for {missing}; "
-            f"keys the schema does not have: {unknown}"
-        )
-    defaults = KINDS[kind].defaults
+    info = KINDS[Kind(kind_name)]
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    for key in keys:
-        default = defaults.get(key)
-        required = key in defaults and default is None
-        kind_of = _type_of(default, schema._check_of(kind, key))
+    for key in info.keys:
+        field = info.field(key)
+        if not field.description:
+            raise ValueError(f"{info.model.__name__}: key {key} has no description")
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
+        shown = _default(default, field.is_required())
         lines.append(
-            f"| `{key}` | {kind_of} | {_default(default, required)} | {_cell(described[key])} |"
+            f"| `{key}` | {_type_of(field.annotation)} | {shown} | {_cell(field.description)} |"
         )
     return "\n".join(lines)
 

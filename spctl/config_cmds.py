@@ -29,7 +29,7 @@ from spctl.common import (
 )
 
 if TYPE_CHECKING:  # the modules below are imported by the commands that use them
-    from reconciler.core.manifest_schema import KindInfo
+    from reconciler.core.kinds import KindInfo
     from reconciler.services.manifests import Manifest
 
 FileOpt = Annotated[
@@ -150,7 +150,7 @@ def diff_cmd(
 
 
 def kind_arg(word: str) -> KindInfo:
-    from reconciler.core.manifest_schema import lookup_kind
+    from reconciler.core.kinds import lookup_kind
 
     info = lookup_kind(word)
     if info is None:

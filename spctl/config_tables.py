@@ -1,69 +1,30 @@
-"""The `spctl get` tables: which columns each kind shows, plain or `-o wide`.
+"""The `spctl get` tables: the columns the registry of kinds names, plain or `-o wide`.
 
 Pure rendering of manifest-shaped objects (what `applier.get` and the declarative routes
-return) into kubectl-like aligned columns.
+return) into kubectl-like aligned columns. Which columns each kind shows is written next
+to its model (`reconciler.core.kinds.KINDS`); how a cell is shown is decided here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.core.manifest_schema import Kind, KindInfo
-
-Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
+from reconciler.core.kinds import Column, KindInfo
 
 
-def _spec(key: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda obj: obj["spec"].get(key)
+def _cell(column: Column, obj: Mapping[str, Any]) -> Any:
+    source = (obj.get("status") or {}) if column.status else obj["spec"]
+    value = source.get(column.key)
+    if column.show == "time" and isinstance(value, int | float) and not isinstance(value, bool):
+        from reconciler.services.status import iso_time  # spctl's one time format
 
-
-def _status(key: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda obj: (obj.get("status") or {}).get(key)
-
-
-def _when(key: str) -> Callable[[Mapping[str, Any]], Any]:
-    def cell(obj: Mapping[str, Any]) -> Any:
-        value = (obj.get("status") or {}).get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            from reconciler.services.status import iso_time  # spctl's one time format
-
-            return iso_time(int(value))
-        return value
-
-    return cell
-
-
-_COLUMNS: dict[Kind, tuple[list[Column], list[Column]]] = {
-    Kind.GLOBAL: (
-        [("SCANS", _spec("enableScans")), ("SLEEP", _spec("sleepBetweenScans")),
-         ("SYNC-EVERYWHERE", _spec("syncEverywhere"))],
-        [("BACKOFF-BASE", _spec("retryBackoffBase")), ("BACKOFF-MAX", _spec("retryBackoffMax")),
-         ("TRASH-DAYS", _spec("trashMaxAgeDays")), ("SMTP", _spec("smtpHost"))],
-    ),
-    Kind.HUB: (
-        [("URL", _spec("url"))],
-        [("IDENTITY", _spec("identityFile")), ("KNOWN-HOSTS", _spec("knownHosts"))],
-    ),
-    Kind.VOLUME: (
-        [("URL", _spec("url")), ("ENABLED", _spec("enabled")),
-         ("EMISSION", _spec("enableEmission")), ("RECEPTION", _spec("enableReception")),
-         ("DISCOVERY", _spec("enableDiscovery"))],
-        [("STATUS", _status("agentStatus")), ("LAST-SCAN", _when("last_scan")),
-         ("LAST-EMISSION", _when("last_emission")), ("LAST-RECEPTION", _when("last_reception"))],
-    ),
-    Kind.USER: (
-        [("CLASS", _spec("class")), ("EMAIL", _spec("email"))],
-        [("FULLNAME", _spec("fullname")), ("LAST-LOGIN", _when("lastlogin"))],
-    ),
-    Kind.SYNCTARGET: (
-        [("PATHS", lambda o: ",".join(o["spec"]["paths"] or [])),
-         ("SITES", lambda o: "*" if o["spec"]["everywhere"] else ",".join(o["spec"]["sites"])),
-         ("PRIORITY", _spec("priority"))],
-        [("EXCLUDE", lambda o: ",".join(o["spec"]["exclude"])),
-         ("EXCLUDE-SITES", lambda o: ",".join(o["spec"]["excludeSites"]))],
-    ),
-}  # fmt: skip
+        return iso_time(int(value))
+    if column.show == "sites" and obj["spec"].get("everywhere") is True:
+        return "*"
+    if column.show in ("list", "sites") and isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return value
 
 
 def _text(value: Any) -> str:
@@ -75,13 +36,12 @@ def _text(value: Any) -> str:
 
 
 def table(info: KindInfo, items: Sequence[Mapping[str, Any]], *, wide: bool = False) -> str:
-    """Aligned columns, NAME first; `wide` adds the second group of columns."""
-    plain, extra = _COLUMNS[info.kind]
-    columns: list[Column] = [("NAME", lambda o: o["metadata"]["name"]), *plain]
-    if wide:
-        columns += extra
-    rows = [[h for h, _ in columns]] + [[_text(cell(obj)) for _, cell in columns] for obj in items]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+    """Aligned columns, NAME first; `wide` adds the kind's second group of columns."""
+    columns = [*info.columns, *(info.wide if wide else ())]
+    rows = [["NAME", *(c.header for c in columns)]] + [
+        [_text(obj["metadata"]["name"]), *(_text(_cell(c, obj)) for c in columns)] for obj in items
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     )

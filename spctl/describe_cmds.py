@@ -81,7 +81,7 @@ def render_object(obj: Mapping[str, Any], site: Mapping[str, Any] | None) -> str
 
 
 def _local(t: Target, word: str, name: str) -> tuple[Any, Any]:
-    from reconciler.core.manifest_schema import lookup_kind
+    from reconciler.core.kinds import lookup_kind
     from reconciler.services import applier
     from reconciler.services.status import site_status, to_json
 
@@ -97,7 +97,7 @@ def _local(t: Target, word: str, name: str) -> tuple[Any, Any]:
 
 
 def _remote(t: Target, word: str, name: str) -> tuple[Any, Any]:
-    from reconciler.core.manifest_schema import lookup_kind
+    from reconciler.core.kinds import lookup_kind
     from spctl.config_cmds import remote
     from spctl.status_cmds import fetch
 

@@ -23,7 +23,7 @@ from fastapi import APIRouter
 
 from api.deps import AdminDep, PasswordsDep, StoreDep
 from api.errors import ApiFailure, JsonBody
-from reconciler.core.manifest_schema import KindInfo, lookup_kind
+from reconciler.core.kinds import KindInfo, lookup_kind
 from reconciler.services import applier
 from reconciler.services.manifests import ManifestError, from_wire
 

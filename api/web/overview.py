@@ -90,8 +90,8 @@ def overview(tx: Tx, *, now_ms: int, admin: bool = True) -> list[dict[str, Any]]
     for (name, hub), doc in zip(names, docs, strict=True):
         c = per_site.get(name)
         enabled = True if hub else cfg.volumes[name].enabled
-        scans = bool(cfg.globals["enableScans"])
-        discovery = not hub and scans and bool(cfg.volumes[name]["enableDiscovery"])
+        scans = cfg.globals.enable_scans
+        discovery = not hub and scans and cfg.volumes[name].enable_discovery
         out.append(
             _site(
                 tx,

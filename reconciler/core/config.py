@@ -1,9 +1,9 @@
 """Configuration objects of the tracker (global parameters, hub, volumes, sync targets).
 
-This module is the one place where the defaults of every configuration key are written
-(`GLOBAL_DEFAULTS`, `HUB_DEFAULTS`, `VOLUME_DEFAULTS`, `SYNCTARGET_DEFAULTS`). Tracker
-documents hold what was applied or written through the API; `SyncConfig.from_docs` overlays
-them on the defaults and gives the frozen values the planner and the reconciler read.
+The keys, their types and defaults are the models of `reconciler.core.kinds` (the one
+place). Tracker documents hold what was applied or written through the API;
+`SyncConfig.from_docs` reads them into those typed, frozen models (`volume.url`,
+`cfg.globals.lease_seconds`), which the planner and the reconciler read.
 """
 
 from __future__ import annotations
@@ -14,141 +14,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.core.domain import CONFIG_GLOBAL_ID, HUB_PREFIX, SYNCTARGET_PREFIX, VOLUME_PREFIX
+from pydantic import Field
+
+from reconciler.core import kinds
+from reconciler.core.kinds import GlobalParameters
 from reconciler.core.patterns import Glob, any_match, parse_rules
 
-# Keys are named as in the original API document; the extensions are documented in README.
-GLOBAL_DEFAULTS: dict[str, Any] = {
-    "enableScans": True,
-    "sleepBetweenScans": 60,
-    "includePatternRules": "",
-    "excludePatternRules": "",
-    "excludedFiles": "",
-    "ignoreExistingFiles": False,
-    "packagePatternRules": "",
-    "rsaPublicKey": "",
-    "syncEverywhere": True,
-    "rsync_args": "",
-    "rsync_env": "",
-    "retryBackoffBase": 30,  # seconds; doubles per failed attempt of one (file, site)
-    "retryBackoffMax": 3600,  # seconds; cap of the per-file and per-volume backoff
-    "trashMaxAgeDays": 30,  # trash under .syncplanet/trash older than this is purged
-    "leaseSeconds": 30,  # a worker's claim on a batch; renewed by its heartbeat while it runs
-    "heartbeatSeconds": 10,  # a worker renews its row and leases this often (< leaseSeconds)
-    # concurrent rsync runs per batch and leg: over a long link one SSH stream is capped by
-    # its channel window (about window / RTT), each stream has its own (issue 15)
-    "parallelStreams": 4,
-    "smtpHost": "",
-    "smtpPort": 25,
-    "smtpFrom": "syncplanet@localhost",
-    "smtpUser": "",
-    "smtpPasswordFromEnv": "",
-    "smtpAllowPlaintext": False,  # a login over SMTP without TLS (trusted local link only)
-    "notifyMinIntervalSeconds": 900,
-    # a scan that would mark more files deleted than this, or than this percentage of the
-    # volume's tracked files, marks none and waits for `spctl scan V --confirm-deletions`
-    "maxDeletionsPerScan": 1000,
-    "maxDeletionsPercent": 10,
-}
 
-HUB_DEFAULTS: dict[str, Any] = {
-    "url": None,  # required
-    "identityFile": "",
-    "knownHosts": "",
-    "rsync_args": "",
-    "rsync_env": "",
-}
+class HubConfig(kinds.Hub):
+    """The hub as the reconciler reads it: its typed keys and its site name."""
 
-VOLUME_DEFAULTS: dict[str, Any] = {
-    "url": None,  # required
-    "enabled": True,
-    "enableDiscovery": False,
-    "enableDiscoveryPackages": False,
-    "enableDiscoveryUpdatedFiles": True,
-    "enableDiscoveryDeletedFiles": True,
-    "enableEmission": True,
-    "enableReception": True,
-    "propagateDeletions": False,
-    "syncAmountEmission": 1000,
-    "syncAmountReception": 1000,
-    "syncBytesEmission": 4 * 1024**3,  # a batch also stops at this many bytes
-    "syncBytesReception": 4 * 1024**3,
-    "parallelStreams": -1,  # -1: the global value
-    "rsync_args": "",
-    "rsync_env": "",
-    "notifiedEmails": "",
-    "maxDeletionsPerScan": -1,  # -1: the global value
-    "maxDeletionsPercent": -1,
-}
+    name: str = Field("", exclude=True)  # the object's name, not a key
 
-SYNCTARGET_DEFAULTS: dict[str, Any] = {
-    "paths": None,  # required
-    "exclude": [],
-    "sites": [],
-    "everywhere": False,
-    "excludeSites": [],
-    "priority": 0,
-}
-
-# User objects (`@<name>`); the password is never a default: a new User needs one.
-USER_DEFAULTS: dict[str, Any] = {
-    "class": "user",
-    "email": "",
-    "fullname": "",
-}
+    @classmethod
+    def of(cls, name: str, doc: Mapping[str, Any]) -> HubConfig:
+        return cls.from_stored(doc).model_copy(update={"name": name})
 
 
-def with_defaults(defaults: Mapping[str, Any], doc: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(defaults)
-    merged.update({k: v for k, v in doc.items() if v is not None})
-    return merged
+class VolumeConfig(kinds.Volume):
+    """A volume as the reconciler reads it: its typed keys and its site name."""
 
+    name: str = Field("", exclude=True)  # the object's name, not a key
 
-@dataclass(frozen=True)
-class GlobalParameters:
-    values: Mapping[str, Any]
-
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
-
-    @property
-    def sync_everywhere(self) -> bool:
-        return bool(self.values["syncEverywhere"])
-
-
-@dataclass(frozen=True)
-class HubConfig:
-    name: str
-    values: Mapping[str, Any]
-
-    @property
-    def url(self) -> str:
-        return str(self.values["url"])
-
-
-@dataclass(frozen=True)
-class VolumeConfig:
-    name: str
-    values: Mapping[str, Any]
-
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
-
-    @property
-    def url(self) -> str:
-        return str(self.values["url"])
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.values["enabled"])
-
-    @property
-    def receives(self) -> bool:
-        return self.enabled and bool(self.values["enableReception"])
-
-    @property
-    def emits(self) -> bool:
-        return self.enabled and bool(self.values["enableEmission"])
+    @classmethod
+    def of(cls, name: str, doc: Mapping[str, Any]) -> VolumeConfig:
+        return cls.from_stored(doc).model_copy(update={"name": name})
 
 
 @dataclass(frozen=True)
@@ -166,15 +56,15 @@ class SyncTarget:
 
     @classmethod
     def from_doc(cls, name: str, doc: Mapping[str, Any]) -> SyncTarget:
-        v = with_defaults(SYNCTARGET_DEFAULTS, doc)
+        v = kinds.SyncTarget.from_stored(doc)
         return cls(
             name=name,
-            paths=parse_rules(v["paths"] or []),
-            exclude=parse_rules(v["exclude"] or []),
-            sites=frozenset(v["sites"] or []),
-            everywhere=bool(v["everywhere"]),
-            exclude_sites=frozenset(v["excludeSites"] or []),
-            priority=int(v["priority"] or 0),
+            paths=parse_rules(v.paths),
+            exclude=parse_rules(v.exclude),
+            sites=frozenset(v.sites),
+            everywhere=v.everywhere,
+            exclude_sites=frozenset(v.exclude_sites),
+            priority=v.priority,
         )
 
 
@@ -182,7 +72,7 @@ class SyncTarget:
 class SyncConfig:
     """Everything the desired-state rules need, read from the tracker in one go."""
 
-    globals: GlobalParameters = field(default_factory=lambda: GlobalParameters(GLOBAL_DEFAULTS))
+    globals: GlobalParameters = field(default_factory=GlobalParameters)
     hub: HubConfig | None = None
     volumes: Mapping[str, VolumeConfig] = field(default_factory=dict)
     targets: tuple[SyncTarget, ...] = ()
@@ -200,30 +90,36 @@ class SyncConfig:
 
     @classmethod
     def from_docs(cls, docs: Iterable[Mapping[str, Any]]) -> SyncConfig:
-        glob: dict[str, Any] = dict(GLOBAL_DEFAULTS)
+        """Typed objects from the stored documents (status keys ignored), and the
+        fingerprint: the ids and the `desired` keys of the models (`reconciler.core.kinds`),
+        so only a change the desired-state rules can see re-derives the file rows."""
+        glob = GlobalParameters()
         hub: HubConfig | None = None
         volumes: dict[str, VolumeConfig] = {}
         targets: list[SyncTarget] = []
         relevant: list[Mapping[str, Any]] = []
         for doc in sorted(docs, key=lambda d: str(d["_id"])):
             node_id = str(doc["_id"])
-            if node_id == CONFIG_GLOBAL_ID:
-                glob = with_defaults(GLOBAL_DEFAULTS, doc)
-            elif node_id.startswith(HUB_PREFIX):
-                hub = HubConfig(node_id[len(HUB_PREFIX) :], with_defaults(HUB_DEFAULTS, doc))
-            elif node_id.startswith(VOLUME_PREFIX):
-                name = node_id[len(VOLUME_PREFIX) :]
-                volumes[name] = VolumeConfig(name, with_defaults(VOLUME_DEFAULTS, doc))
-            elif node_id.startswith(SYNCTARGET_PREFIX):
-                targets.append(SyncTarget.from_doc(node_id[len(SYNCTARGET_PREFIX) :], doc))
-            else:
+            found = kinds.kind_of_id(node_id)
+            if found is None or found[0].kind is kinds.Kind.USER:
                 continue
-            relevant.append({k: v for k, v in doc.items() if k not in _VOLATILE_KEYS})
+            info, name = found
+            typed: kinds.KindModel
+            if info.kind is kinds.Kind.GLOBAL:
+                typed = glob = GlobalParameters.from_stored(doc)
+            elif info.kind is kinds.Kind.HUB:
+                typed = hub = HubConfig.of(name, doc)
+            elif info.kind is kinds.Kind.VOLUME:
+                typed = volumes[name] = VolumeConfig.of(name, doc)
+            else:
+                typed = info.model.from_stored(doc)
+                targets.append(SyncTarget.from_doc(name, doc))
+            relevant.append({"_id": node_id, **desired_values(info, typed)})
         digest = hashlib.sha256(
             json.dumps(relevant, sort_keys=True, default=str).encode()
         ).hexdigest()
         return cls(
-            globals=GlobalParameters(glob),
+            globals=glob,
             hub=hub,
             volumes=volumes,
             targets=tuple(targets),
@@ -231,50 +127,7 @@ class SyncConfig:
         )
 
 
-# Status keys written by the reconciler on config objects; they do not change desired state.
-_VOLATILE_KEYS = frozenset(
-    {
-        "time",
-        "author",
-        "agentStatus",
-        "agentStartTime",
-        "agentVersion",
-        "lastConnectionAttempt",
-        "lastConnectionSuccess",
-        "lastConnectionStatusChange",
-        "last_emission",
-        "last_reception",
-        "last_scan",
-        "exit_emission",
-        "exit_reception",
-        "exit_scan",
-        "stderr_emission",
-        "stderr_reception",
-        "stderr_scan",
-        "scan_duration",
-        "bytes_reception",
-        "seconds_reception",
-        "error",
-        "downSince",
-        "nextConnectionAttempt",
-        "connectionFailures",
-        "scannedOnce",
-        "volumeId",
-        "mountError",
-        "deletionsHeld",
-        "deletionsHeldReason",
-        "notifiedState",
-        "lastNotification",
-        "notifyError",
-        "notifyIntent",
-        "rsync_args",
-        "rsync_env",
-        "notifiedEmails",
-        "syncAmountEmission",
-        "syncAmountReception",
-        "syncBytesEmission",
-        "syncBytesReception",
-        "parallelStreams",
-        "sleepBetweenScans",
-    }
-)
+def desired_values(info: kinds.KindInfo, typed: kinds.KindModel) -> dict[str, Any]:
+    """The keys of one object that its fingerprint covers (the model's `desired` flag)."""
+    values = typed.model_dump(mode="json", by_alias=True)
+    return {k: values[k] for k in info.desired}

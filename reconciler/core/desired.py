@@ -136,8 +136,8 @@ def next_retry(doc: Mapping[str, Any], site: str, cfg: SyncConfig) -> int | None
     if code is None or last is None or is_unreachable(int(code)):
         return None
     attempts = max(1, int(_num(doc, attempts_key(site)) or 1))
-    base = float(cfg.globals["retryBackoffBase"])
-    cap = float(cfg.globals["retryBackoffMax"])
+    base = float(cfg.globals.retry_backoff_base)
+    cap = float(cfg.globals.retry_backoff_max)
     delay = min(base * 2 ** (attempts - 1), cap)
     return clamp(last + delay * 1000, -MAX_MS, MAX_MS)
 
@@ -266,7 +266,7 @@ def site_rows(doc: Mapping[str, Any], cfg: SyncConfig, only: str | None = None) 
             deleted
             and name != origin
             and _number(get(synced_k)) is not None
-            and bool(volume["propagateDeletions"])
+            and volume.propagate_deletions
         )
         if (
             wanted

@@ -12,16 +12,15 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping, Sequence
 
+from reconciler.core.checks import MAX_STREAMS
 from reconciler.core.config import SyncConfig, VolumeConfig
-
-MAX_STREAMS = 8  # below sshd's default MaxSessions (10) on one shared connection
 
 
 def stream_count(cfg: SyncConfig, volume: VolumeConfig) -> int:
     """`parallelStreams` of `volume` (its -1: the global value), within 1..MAX_STREAMS."""
-    value = int(volume["parallelStreams"])
+    value = volume.parallel_streams
     if value < 1:
-        value = int(cfg.globals["parallelStreams"])
+        value = cfg.globals.parallel_streams
     return max(1, min(value, MAX_STREAMS))
 
 

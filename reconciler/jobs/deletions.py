@@ -31,7 +31,7 @@ def propagate_deletions(rt: Runtime, volume: str) -> int:
     with rt.store.read() as tx:
         cfg = tx.config()
     vol = cfg.volumes.get(volume)
-    if vol is None or not vol.enabled or not vol["propagateDeletions"]:
+    if vol is None or not vol.enabled or not vol.propagate_deletions:
         return 0
     try:
         site = rt.site(parse_url(vol.url))

@@ -160,7 +160,7 @@ def _record_down(rt: Runtime, cfg: SyncConfig, name: str, message: str) -> None:
     with rt.store.write() as tx:
         doc = tx.get(VOLUME_PREFIX + name) or {}
         failures = int(as_number(doc.get("connectionFailures")) or 0) + 1
-        base, cap = float(cfg.globals["retryBackoffBase"]), float(cfg.globals["retryBackoffMax"])
+        base, cap = float(cfg.globals.retry_backoff_base), float(cfg.globals.retry_backoff_max)
         changes: dict[str, Any] = {
             ERROR_KEY: message,
             "agentStatus": "off",

@@ -37,8 +37,9 @@ from email.message import EmailMessage
 from typing import Any
 
 from reconciler.core.clock import now_ms
-from reconciler.core.config import GlobalParameters, SyncConfig
+from reconciler.core.config import SyncConfig
 from reconciler.core.domain import Direction, error_key, last_attempt_key
+from reconciler.core.kinds import GlobalParameters
 from reconciler.jobs.runtime import Runtime
 from reconciler.services.status import exit_code_text, iso_time, ms_value, reachable
 from reconciler.store import Tx
@@ -154,10 +155,10 @@ def recent_failures(tx: Tx, cfg: SyncConfig, volume: str, since: int | None) -> 
 def plan_pass(tx: Tx, now: int) -> list[Digest]:
     """The digests due now, for every enabled volume that names recipients."""
     cfg = tx.config()
-    interval = float(cfg.globals["notifyMinIntervalSeconds"])
+    interval = float(cfg.globals.notify_min_interval_seconds)
     digests = []
     for name, volume in cfg.volumes.items():
-        emails = [e.strip() for e in str(volume["notifiedEmails"] or "").split(",") if e.strip()]
+        emails = [e.strip() for e in volume.notified_emails.split(",") if e.strip()]
         if not emails or not volume.enabled:
             continue
         doc = tx.get(f"volume/{name}") or {}
@@ -192,7 +193,7 @@ def plaintext_refusal(host: str, port: int) -> str:
 def smtp_session(params: GlobalParameters, env: Mapping[str, str]) -> Iterator[smtplib.SMTP]:
     """One SMTP connection for the whole pass (STARTTLS when offered, login when configured;
     a login needs TLS unless `smtpAllowPlaintext`)."""
-    host, port = str(params["smtpHost"]), int(params["smtpPort"])
+    host, port = params.smtp_host, params.smtp_port
     smtp: smtplib.SMTP
     if port == 465:
         smtp = smtplib.SMTP_SSL(host, port, timeout=30, context=ssl.create_default_context())
@@ -205,11 +206,11 @@ def smtp_session(params: GlobalParameters, env: Mapping[str, str]) -> Iterator[s
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
             encrypted = True
-        user = str(params["smtpUser"] or "")
+        user = params.smtp_user
         if user:
-            if not encrypted and params["smtpAllowPlaintext"] is not True:
+            if not encrypted and not params.smtp_allow_plaintext:
                 raise PlaintextLogin(plaintext_refusal(host, port))
-            smtp.login(user, env.get(str(params["smtpPasswordFromEnv"] or ""), ""))
+            smtp.login(user, env.get(params.smtp_password_from_env, ""))
         yield smtp
     finally:
         try:
@@ -234,7 +235,7 @@ def notify_pass(rt: Runtime, env: Mapping[str, str] | None = None) -> int:
     now = rt.clock()
     with rt.store.read() as tx:
         params = tx.config().globals
-        if not str(params["smtpHost"] or ""):
+        if not params.smtp_host:
             return 0
     _settle_orphans(rt)
     with rt.store.read() as tx:
@@ -250,7 +251,7 @@ def notify_pass(rt: Runtime, env: Mapping[str, str] | None = None) -> int:
                     done.append(digest.volume)  # another worker is sending it
                     continue
                 try:
-                    smtp.send_message(message(digest, str(params["smtpFrom"])))
+                    smtp.send_message(message(digest, params.smtp_from))
                 except (OSError, smtplib.SMTPException):
                     _patch(rt, digest.volume, {"notifyIntent": None})  # it had not left
                     raise
@@ -261,7 +262,7 @@ def notify_pass(rt: Runtime, env: Mapping[str, str] | None = None) -> int:
                 sent += 1
     except (OSError, smtplib.SMTPException) as exc:
         error = str(exc) if isinstance(exc, PlaintextLogin) else f"SMTP failed: {exc}"
-        log.warning("notifications: %s:%s: %s", params["smtpHost"], params["smtpPort"], error)
+        log.warning("notifications: %s:%s: %s", params.smtp_host, params.smtp_port, error)
         _record_error(rt, [d.volume for d in digests if d.volume not in done], error)
     return sent
 
@@ -289,7 +290,7 @@ def _settle_orphans(rt: Runtime) -> None:
     now = rt.clock()
     with rt.store.write() as tx:
         cfg = tx.config()
-        lease_ms = int(float(cfg.globals["leaseSeconds"]) * 1000)
+        lease_ms = cfg.globals.lease_seconds * 1000
         beat_after = now_ms() - lease_ms  # heartbeats are wall-clock times
         live = {w.id for w in workers.list_workers(tx) if w.heartbeat >= beat_after}
         live.discard(rt.worker_id)  # ours, at the start of a pass: an earlier process's

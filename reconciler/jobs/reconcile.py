@@ -93,9 +93,11 @@ def _plan(
             hub_url, volume_url = parse_url(cfg.hub.url), parse_url(volume.url)
         except InvalidUrl as exc:
             return f"bad url: {exc}"
-        word = "Emission" if direction is Direction.EMISSION else "Reception"
-        amount = max(1, int(volume[f"syncAmount{word}"]))
-        max_bytes = int(volume[f"syncBytes{word}"])
+        if direction is Direction.EMISSION:
+            amount, max_bytes = volume.sync_amount_emission, volume.sync_bytes_emission
+        else:
+            amount, max_bytes = volume.sync_amount_reception, volume.sync_bytes_reception
+        amount = max(1, amount)
         if direction is Direction.EMISSION:
             site = cfg.hub.name
             items = queue.emission_queue(tx, site, name, amount, now)
@@ -206,8 +208,8 @@ def _record(
                         stderr=outcome.stderr,
                         delivered=delivered,
                         now=now,
-                        backoff_base=float(g["retryBackoffBase"]),
-                        backoff_max=float(g["retryBackoffMax"]),
+                        backoff_base=float(g.retry_backoff_base),
+                        backoff_max=float(g.retry_backoff_max),
                         sent_bytes=sum(f.sent_bytes for f in outcome.arrived.values()),
                         seconds=outcome.seconds,
                     ),
@@ -243,7 +245,7 @@ def _job(rt: Runtime, name: str, direction: Direction, ignore_backoff: bool) -> 
     mount = ensure_mounted(rt, plan.cfg, plan.volume, rt.site(plan.volume_url))
     if mount.not_mounted:  # recorded as down: the next batch waits for its backoff
         return JobResult(name, direction, skipped=mount.message)
-    lease_ms = int(float(plan.cfg.globals["leaseSeconds"]) * 1000)
+    lease_ms = plan.cfg.globals.lease_seconds * 1000
     items = _claim(rt, plan, now, lease_ms)
     if not items:  # another worker claimed this batch first: plan the next one
         return JobResult(name, direction, more=True)
@@ -322,5 +324,5 @@ def purge_trash(rt: Runtime) -> int:
     if cfg.hub is not None:
         with suppress(InvalidUrl):
             urls.insert(0, on_hub_host(parse_url(cfg.hub.url)))
-    max_age = float(cfg.globals["trashMaxAgeDays"])
+    max_age = float(cfg.globals.trash_max_age_days)
     return sum(rt.site(url).purge_trash(now=now, max_age_days=max_age) for url in urls)

@@ -63,13 +63,13 @@ def _delete(rt: Runtime, volume: str, run: Run) -> None:
 
 def deleting_volumes(cfg: SyncConfig) -> list[str]:
     """Volumes that mirror deletions (whether or not they are scanned themselves)."""
-    return [n for n, v in cfg.volumes.items() if v.enabled and v["propagateDeletions"]]
+    return [n for n, v in cfg.volumes.items() if v.enabled and v.propagate_deletions]
 
 
 def scanned_volumes(cfg: SyncConfig) -> list[str]:
-    if not cfg.globals["enableScans"]:
+    if not cfg.globals.enable_scans:
         return []
-    return [n for n, v in cfg.volumes.items() if v.enabled and v["enableDiscovery"]]
+    return [n for n, v in cfg.volumes.items() if v.enabled and v.enable_discovery]
 
 
 def errors_remain(store: Store) -> bool:
@@ -308,7 +308,7 @@ class Scheduler:
                 jobs[f"emission:{name}"] = (JobKind.EMISSION, self.idle)
             if volume.receives:
                 jobs[f"reception:{name}"] = (JobKind.RECEPTION, self.idle)
-        every = max(1.0, float(cfg.globals["sleepBetweenScans"]))
+        every = max(1.0, float(cfg.globals.sleep_between_scans))
         for name in scanned_volumes(cfg):
             jobs[f"scan:{name}"] = (JobKind.SCAN, every)
         for name in deleting_volumes(cfg):

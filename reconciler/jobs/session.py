@@ -89,11 +89,7 @@ class HubSession:
         self.worker.configure(cfg)
         self._volume_urls |= {v.url for v in cfg.volumes.values()}
         hub = cfg.hub
-        key = (
-            (hub.url, str(hub.values["identityFile"] or ""), str(hub.values["knownHosts"] or ""))
-            if hub
-            else None
-        )
+        key = (hub.url, hub.identity_file, hub.known_hosts) if hub else None
         with self._lock:
             if key == self._hub_key:
                 return

@@ -79,11 +79,11 @@ def identity(worker_id: str, now: int) -> WorkerRow:
 
 
 def lease_ms(cfg: SyncConfig) -> int:
-    return int(float(cfg.globals["leaseSeconds"]) * 1000)
+    return cfg.globals.lease_seconds * 1000
 
 
 def heartbeat_seconds(cfg: SyncConfig) -> float:
-    return max(0.1, float(cfg.globals["heartbeatSeconds"]))
+    return max(0.1, float(cfg.globals.heartbeat_seconds))
 
 
 class Worker:

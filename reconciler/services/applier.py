@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.core.config import SyncConfig
 from reconciler.core.domain import VOLUME_PREFIX, NodeKind
-from reconciler.core.manifest_schema import Kind, KindInfo, kind_of_id
+from reconciler.core.kinds import Kind, KindInfo, kind_of_id
 from reconciler.services.declarative import (
     Action,
     Argon2Passwords,

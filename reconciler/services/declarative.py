@@ -21,7 +21,8 @@ import argon2
 import yaml
 
 from reconciler.core.domain import NodeKind
-from reconciler.core.manifest_schema import API_VERSION, PASSWORD_KEYS, Kind, KindInfo, kind_of_id
+from reconciler.core.kinds import Kind, KindInfo, kind_of_id
+from reconciler.core.manifest_schema import API_VERSION
 from reconciler.services.manifests import Manifest, ManifestError, check_references
 
 Doc = dict[str, Any]
@@ -99,7 +100,8 @@ def identity(info: KindInfo, name: str) -> Doc:
 
 
 def effective_spec(info: KindInfo, values: Mapping[str, Any]) -> Doc:
-    """Every spec key of the kind: the value in `values`, else the default (config.py)."""
+    """Every stored spec key of the kind: the value in `values` as it is, else the default
+    (the kind's model). Not converted: what `get` shows is what the store holds."""
     return {
         key: values[key] if values.get(key) is not None else default
         for key, default in info.defaults.items()
@@ -107,9 +109,10 @@ def effective_spec(info: KindInfo, values: Mapping[str, Any]) -> Doc:
 
 
 def _hidden(info: KindInfo) -> set[str]:
-    keys = {"_id", "name"}
+    """Identity keys and password material: neither spec nor status."""
+    keys = {"_id", "name", *(k for k in info.keys if k not in info.defaults)}
     if info.kind is Kind.USER:
-        keys |= {"username", "password", *PASSWORD_KEYS}
+        keys |= {"username", "password"}
     return keys
 
 

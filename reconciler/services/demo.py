@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.core.clock import now_ms
-from reconciler.core.manifest_schema import Kind
+from reconciler.core.kinds import Kind
 from reconciler.core.urls import parse_url
 from reconciler.services.applier import apply
 from reconciler.services.manifests import load, read_path

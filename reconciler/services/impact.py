@@ -154,7 +154,7 @@ def _rules_inputs(cfg: SyncConfig) -> tuple[Any, ...]:
     return (
         cfg.hub_name,
         cfg.globals.sync_everywhere,
-        tuple((name, v.receives, bool(v["propagateDeletions"])) for name, v in cfg.volumes.items()),
+        tuple((name, v.receives, v.propagate_deletions) for name, v in cfg.volumes.items()),
     )
 
 

@@ -22,18 +22,10 @@ from typing import Any
 
 import yaml
 
-from reconciler.core.manifest_schema import (
-    API_VERSION,
-    KINDS,
-    Kind,
-    KindInfo,
-    Problem,
-    check_spec,
-    show,
-)
+from reconciler.core.kinds import KINDS, Kind, KindInfo
+from reconciler.core.manifest_schema import API_VERSION, Problem, check_spec, show
 
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
-_EXPANDED = {Kind.HUB: ("url", "identityFile", "knownHosts"), Kind.VOLUME: ("url",)}
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -255,7 +247,7 @@ def parse_document(
     )
     password = None
     if info is not None:
-        for key in _EXPANDED.get(info.kind, ()):
+        for key in info.expanded:
             spec[key], reason = _expand(spec.get(key), variables)
             if reason:
                 problems.append((f"spec.{key}", reason))

@@ -338,7 +338,7 @@ def worker_status(tx: Tx, now: int) -> list[WorkerStatus]:
     """Behind `spctl get workers`, the workers part of `spctl status`, `/api/workers`."""
     from reconciler.store import workers as w
 
-    lease_ms = int(float(tx.config().globals["leaseSeconds"]) * 1000)
+    lease_ms = tx.config().globals.lease_seconds * 1000
     held = {h.owner: h.files for h in w.held(tx, now)}
     return [
         WorkerStatus(

@@ -14,7 +14,8 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.core.config import SyncConfig, VolumeConfig
+from reconciler.core.config import HubConfig, SyncConfig, VolumeConfig
+from reconciler.core.kinds import GlobalParameters
 from reconciler.core.rsync_options import screen
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -62,13 +63,10 @@ def merge_options(scopes: Sequence[tuple[str, str, str]]) -> MergedOptions:
 
 def site_options(cfg: SyncConfig, volume: VolumeConfig) -> MergedOptions:
     """The options of every rsync run for `volume` (transfers and trash moves alike)."""
-    scopes = [("global", cfg.globals.values)]
+    scopes: list[tuple[str, GlobalParameters | HubConfig | VolumeConfig]] = [
+        ("global", cfg.globals)
+    ]
     if cfg.hub is not None:
-        scopes.append((f"hub/{cfg.hub.name}", cfg.hub.values))
-    scopes.append((f"volume/{volume.name}", volume.values))
-    return merge_options(
-        [
-            (name, str(v.get("rsync_args") or ""), str(v.get("rsync_env") or ""))
-            for name, v in scopes
-        ]
-    )
+        scopes.append((f"hub/{cfg.hub.name}", cfg.hub))
+    scopes.append((f"volume/{volume.name}", volume))
+    return merge_options([(name, v.rsync_args, v.rsync_env) for name, v in scopes])

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from reconciler.core.manifest_schema import KINDS, Kind
+from reconciler.core.kinds import KINDS, Kind
 from reconciler.services import applier
 from reconciler.services.declarative import to_yaml
 from reconciler.services.manifests import ManifestError, load

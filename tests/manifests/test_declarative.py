@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.manifest_schema import KINDS, Kind
+from reconciler.core.kinds import KINDS, Kind
 from reconciler.services.declarative import Action, effective_spec, plan, render
 from reconciler.services.manifests import ManifestError, RawDocument, parse_documents
 from tests.manifests.helpers import CHEAP

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.manifest_schema import Kind
+from reconciler.core.kinds import Kind
 from reconciler.services.manifests import ManifestError, from_wire, load, parse_yaml, wire_body
 from tests.manifests.helpers import ENV, V, doc, docs, read, volume, write
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.core.config import GLOBAL_DEFAULTS, GlobalParameters
+from reconciler.core.kinds import GlobalParameters
 from reconciler.jobs.scan.listing import EntryKind, Listed
 from reconciler.jobs.scan.packages import arrange, package_folders
 from reconciler.jobs.scan.rules import ScanRules, ancestors, folder_of
@@ -12,7 +12,7 @@ from reconciler.jobs.scan.rules import ScanRules, ancestors, folder_of
 
 def rules(packages_enabled: bool, **values: str) -> ScanRules:
     return ScanRules.from_globals(
-        GlobalParameters({**GLOBAL_DEFAULTS, **values}), packages_enabled=packages_enabled
+        GlobalParameters.from_stored(values), packages_enabled=packages_enabled
     )
 
 
@@ -123,7 +123,7 @@ def test_a_package_needs_a_tracked_matching_file() -> None:
 
 def test_packages_the_tracker_knows_are_folded_even_with_discovery_off() -> None:
     r = ScanRules.from_globals(
-        GlobalParameters({**GLOBAL_DEFAULTS, "packagePatternRules": "*.exr"}),
+        GlobalParameters(packagePatternRules="*.exr"),
         packages_enabled=False,
         known_packages=frozenset({"/seq/sh020/"}),
     )

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.core.config import (
-    GLOBAL_DEFAULTS,
-    VOLUME_DEFAULTS,
-    GlobalParameters,
-    SyncConfig,
-    VolumeConfig,
-)
-from reconciler.core.streams import MAX_STREAMS, partition, stream_count
+from reconciler.core.checks import MAX_STREAMS
+from reconciler.core.config import SyncConfig, VolumeConfig
+from reconciler.core.kinds import GlobalParameters
+from reconciler.core.streams import partition, stream_count
 
 MiB = 1024**2
 
@@ -65,6 +61,6 @@ def test_never_more_than_the_cap() -> None:
 def test_stream_count_is_the_volume_s_or_else_the_global_value(
     global_value: int, volume_value: int, expected: int
 ) -> None:
-    cfg = SyncConfig(globals=GlobalParameters({**GLOBAL_DEFAULTS, "parallelStreams": global_value}))
-    volume = VolumeConfig("paris", {**VOLUME_DEFAULTS, "parallelStreams": volume_value})
+    cfg = SyncConfig(globals=GlobalParameters.from_stored({"parallelStreams": global_value}))
+    volume = VolumeConfig.of("paris", {"url": "/srv/paris/", "parallelStreams": volume_value})
     assert stream_count(cfg, volume) == expected

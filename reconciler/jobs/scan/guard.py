@@ -29,11 +29,14 @@ class DeletionLimits:
     def of(cls, cfg: SyncConfig, volume: VolumeConfig) -> DeletionLimits:
         """The volume's limits: its own where set (not -1), else the global parameters."""
 
-        def pick(key: str) -> int:
-            own = int(volume[key])
-            return own if own >= 0 else int(cfg.globals[key])
+        def pick(own: int, default: int) -> int:
+            return own if own >= 0 else default
 
-        return cls(pick("maxDeletionsPerScan"), pick("maxDeletionsPercent"))
+        g = cfg.globals
+        return cls(
+            pick(volume.max_deletions_per_scan, g.max_deletions_per_scan),
+            pick(volume.max_deletions_percent, g.max_deletions_percent),
+        )
 
 
 def held_reason(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reconciler.core.config import GlobalParameters
+from reconciler.core.kinds import GlobalParameters
 from reconciler.core.patterns import Glob, any_match, parse_rules
 
 
@@ -58,10 +58,9 @@ class ScanRules:
         known_packages: frozenset[str] = frozenset(),
     ) -> ScanRules:
         return cls(
-            include=parse_rules(values["includePatternRules"]),
-            exclude=parse_rules(values["excludePatternRules"])
-            + parse_rules(values["excludedFiles"]),
-            packages=parse_rules(values["packagePatternRules"]),
+            include=parse_rules(values.include_pattern_rules),
+            exclude=parse_rules(values.exclude_pattern_rules) + parse_rules(values.excluded_files),
+            packages=parse_rules(values.package_pattern_rules),
             packages_enabled=packages_enabled,
             known_packages=known_packages,
         )

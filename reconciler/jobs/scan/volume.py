@@ -87,7 +87,7 @@ class ScanFailed(RuntimeError):
 
 
 def _enabled(cfg: SyncConfig, volume: VolumeConfig) -> bool:
-    return bool(cfg.globals["enableScans"]) and volume.enabled and bool(volume["enableDiscovery"])
+    return cfg.globals.enable_scans and volume.enabled and volume.enable_discovery
 
 
 def _context(
@@ -98,13 +98,13 @@ def _context(
     started: int,
     rules: ScanRules,
 ) -> ScanContext:
-    ignore_existing = bool(cfg.globals["ignoreExistingFiles"])
+    ignore_existing = cfg.globals.ignore_existing_files
     return ScanContext(
         volume=volume.name,
         now=now,
         started=started,
-        discover_updated=bool(volume["enableDiscoveryUpdatedFiles"]),
-        discover_deleted=bool(volume["enableDiscoveryDeletedFiles"]),
+        discover_updated=volume.enable_discovery_updated_files,
+        discover_deleted=volume.enable_discovery_deleted_files,
         ignore_before=(first_scan_at or started) if ignore_existing else None,
         hold_existing=ignore_existing and first_scan_at is None,
         in_scope=rules.in_scope,
@@ -298,7 +298,7 @@ def scan_volume(
     first_scan_at = first if isinstance(first, int) and not isinstance(first, bool) else None
     started = rt.clock()
     clock0 = time.monotonic()
-    packages_on = bool(vol["enableDiscoveryPackages"])
+    packages_on = vol.enable_discovery_packages
     rules = ScanRules.from_globals(
         cfg.globals, packages_enabled=packages_on, known_packages=known_packages
     )
