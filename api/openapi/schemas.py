@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from reconciler.core.kinds import Kind
 from reconciler.services.explain import Explanation
 from reconciler.services.status import FileDescription, QueueEntry, SiteStatus
 from reconciler.store.search import MAX_IN_VALUES
@@ -118,7 +119,7 @@ COMPONENTS: dict[str, Schema] = {
         "required": ["apiVersion", "kind", "metadata"],
         "properties": {
             "apiVersion": {"type": "string", "enum": ["syncplanet.io/v1"]},
-            "kind": {"enum": ["GlobalParameters", "Hub", "Volume", "User", "SyncTarget"]},
+            "kind": {"enum": [kind.value for kind in Kind]},
             "metadata": {"type": "object", "required": ["name"], "properties": {"name": STRING}},
             "spec": {"type": "object"},
         },

@@ -23,7 +23,7 @@ from fastapi import APIRouter
 
 from api.deps import AdminDep, PasswordsDep, StoreDep
 from api.errors import ApiFailure, JsonBody
-from reconciler.core.kinds import KindInfo, lookup_kind
+from reconciler.core.kinds import KINDS, KindInfo, lookup_kind
 from reconciler.services import applier
 from reconciler.services.manifests import ManifestError, from_wire
 
@@ -42,8 +42,7 @@ def _kind(word: str) -> KindInfo:
     if info is None:
         raise ApiFailure(
             404,
-            f'Not found: unknown kind "{word}" (globalparameters, hubs, volumes, users, '
-            "synctargets)",
+            f'Not found: unknown kind "{word}" ({", ".join(i.plural for i in KINDS.values())})',
         )
     return info
 
