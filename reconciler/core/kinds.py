@@ -23,10 +23,11 @@ declarative routes and the docs generator all read it, so a new key is one model
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -127,23 +128,18 @@ class KindModel(BaseModel):
             for f in cls.model_fields.values()
             if f.alias and doc.get(f.alias) is not None and f.alias in _stored_keys(cls)
         }
-        while True:
+        for _ in range(len(cls.model_fields) + 1):  # each round drops or fills a key
             try:
                 return cls.model_validate(values, strict=False, context=STORED_CONTEXT)
             except ValidationError as exc:
-                bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-                missing = {str(e["loc"][0]) for e in exc.errors() if e["type"] == "missing"}
-                for alias in bad:
-                    values.pop(alias, None)
-                for alias in missing:
+                errors = exc.errors()
+            for error in errors:
+                alias = str(error["loc"][0])
+                if error["type"] == "missing":
                     values[alias] = _empty(cls.model_fields[_name_of(cls, alias)])
-                if not bad:
-                    raise  # cannot happen: every error names a key
-
-    def stored(self) -> dict[str, Any]:
-        """The shown keys as stored documents hold them (SyncPlanet names, JSON values)."""
-        shown = _stored_keys(type(self))
-        return {k: v for k, v in self.model_dump(mode="json").items() if k in shown}
+                else:
+                    values.pop(alias, None)
+        return cls.model_validate(values, strict=False, context=STORED_CONTEXT)
 
 
 def _flag(field: FieldInfo, name: str) -> bool:
@@ -151,8 +147,9 @@ def _flag(field: FieldInfo, name: str) -> bool:
     return bool(extra.get(name)) if isinstance(extra, dict) else False
 
 
-def _stored_keys(model: type[KindModel]) -> tuple[str, ...]:
-    return tuple(f.alias for f in model.model_fields.values() if f.alias and _flag(f, "shown"))
+@cache
+def _stored_keys(model: type[KindModel]) -> frozenset[str]:
+    return frozenset(f.alias for f in model.model_fields.values() if f.alias and _flag(f, "shown"))
 
 
 def _name_of(model: type[KindModel], alias: str) -> str:
@@ -160,7 +157,7 @@ def _name_of(model: type[KindModel], alias: str) -> str:
 
 
 def _empty(field: FieldInfo) -> Any:
-    return [] if field.annotation is not None and "list" in str(field.annotation) else ""
+    return [] if typing.get_origin(field.annotation) is list else ""
 
 
 # ---- the models ---------------------------------------------------------------------------

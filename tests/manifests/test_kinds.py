@@ -180,3 +180,29 @@ def test_status_writes_leave_the_fingerprint_unchanged(writer: str, status: Any)
     assert status, writer
     for doc_id in ("volume/paris", "hub/hub", "rsyncGlobalParameters"):
         assert _fingerprint(_with(doc_id, status)) == _fingerprint(CONFIG), (writer, doc_id)
+
+
+def test_stored_values_are_read_typed_and_a_misfit_as_the_default() -> None:
+    """The generic API writes configuration without these checks: reading never fails."""
+    cfg = SyncConfig.from_docs(
+        [
+            {"_id": "rsyncGlobalParameters", "syncEverywhere": "false", "leaseSeconds": "45"},
+            {"_id": "hub/hub", "identityFile": 3},
+            {"_id": "volume/paris", "url": "/srv/p/", "syncAmountReception": "many",
+             "enableDiscovery": "true", "parallelStreams": 99, "rsync_args": "--delete"},
+        ]
+    )  # fmt: skip
+    assert cfg.globals.sync_everywhere is False and cfg.globals.lease_seconds == 45
+    assert cfg.hub is not None and (cfg.hub.name, cfg.hub.url, cfg.hub.identity_file) == (
+        "hub",
+        "",
+        "",
+    )
+    paris = cfg.volumes["paris"]
+    assert (paris.name, paris.sync_amount_reception, paris.enable_discovery) == (
+        "paris",
+        1000,
+        True,
+    )
+    # the manifest checks are not run on stored values: the transport screens them again
+    assert (paris.parallel_streams, paris.rsync_args) == (99, "--delete")
