@@ -76,13 +76,20 @@ def key(
     desired: bool = False,
     shown: bool = True,
     expand: bool = False,
+    secret: bool = False,
     alias: str | None = None,
 ) -> Any:
     """A spec key: its `default` (`REQUIRED`: none), `description` for the docs;
     `desired`: read by the desired-state rules (part of the fingerprint); `shown=False`:
     accepted in manifests, never stored as such nor shown (password material); `expand`: a
-    path where `${SPCTL_HOME}`-style variables are expanded where spctl runs."""
-    extra: dict[str, Any] = {"desired": desired, "shown": shown, "expand": expand}
+    path where `${SPCTL_HOME}`-style variables are expanded where spctl runs; `secret`: a
+    credential or where one is, shown as `***` below admin (`api.secrets`)."""
+    extra: dict[str, Any] = {
+        "desired": desired,
+        "shown": shown,
+        "expand": expand,
+        "secret": secret,
+    }
     if isinstance(default, list):
         return Field(
             default_factory=lambda: list(default),
@@ -191,7 +198,9 @@ class GlobalParameters(KindModel):
     rsync_args: RsyncArgs = key(
         "", "rsync options for every transfer (shell-quoted string)", alias="rsync_args"
     )
-    rsync_env: RsyncEnv = key("", "environment for rsync: `NAME=value` items", alias="rsync_env")
+    rsync_env: RsyncEnv = key(
+        "", "environment for rsync: `NAME=value` items", alias="rsync_env", secret=True
+    )
     retry_backoff_base: Positive = key(
         30,
         "seconds before the first retry of a failed (file, site); doubles each time (≥ 1)",
@@ -223,9 +232,11 @@ class GlobalParameters(KindModel):
         25, "SMTP port (≥ 1; 465 = implicit TLS, otherwise STARTTLS when offered)"
     )
     smtp_from: Str = key("syncplanet@localhost", "sender address of the notifications")
-    smtp_user: Str = key("", "SMTP login (empty = no login)")
+    smtp_user: Str = key("", "SMTP login (empty = no login)", secret=True)
     smtp_password_from_env: Annotated[str, _rule(ck.optional_env_name)] = key(
-        "", "the environment variable holding the SMTP password, where the reconciler runs"
+        "",
+        "the environment variable holding the SMTP password, where the reconciler runs",
+        secret=True,
     )
     smtp_allow_plaintext: Bool = key(
         False,
@@ -254,14 +265,23 @@ class Hub(KindModel):
         expand=True,
     )
     identity_file: Str = key(
-        "", "private key (path on the hub host) used to reach the volumes", expand=True
+        "",
+        "private key (path on the hub host) used to reach the volumes",
+        expand=True,
+        secret=True,
     )
     known_hosts: Str = key(
-        "", "known_hosts file (path on the hub host); host keys are always checked", expand=True
+        "",
+        "known_hosts file (path on the hub host); host keys are always checked",
+        expand=True,
+        secret=True,
     )
     rsync_args: RsyncArgs = key("", "rsync options, after the global ones", alias="rsync_args")
     rsync_env: RsyncEnv = key(
-        "", "`NAME=value` environment for rsync, after the global one", alias="rsync_env"
+        "",
+        "`NAME=value` environment for rsync, after the global one",
+        alias="rsync_env",
+        secret=True,
     )
 
 
@@ -302,9 +322,12 @@ class Volume(KindModel):
         "",
         "`NAME=value` environment for rsync, after the global and hub ones",
         alias="rsync_env",
+        secret=True,
     )
     notified_emails: Annotated[str, _rule(ck.emails)] = key(
-        "", "comma-separated addresses told when the volume goes down/up or files fail"
+        "",
+        "comma-separated addresses told when the volume goes down/up or files fail",
+        secret=True,
     )
     max_deletions_per_scan: Annotated[int, _rule(ck.integer(-1))] = key(
         -1, "this volume's deletion guard, files per scan (-1: the global value)"
@@ -436,6 +459,13 @@ class KindInfo:
         """The path keys whose `${NAME}` variables the manifest loader expands."""
         return tuple(
             f.alias for f in self.model.model_fields.values() if f.alias and _flag(f, "expand")
+        )
+
+    @cached_property
+    def secret(self) -> tuple[str, ...]:
+        """The keys callers below admin read as `***`."""
+        return tuple(
+            f.alias for f in self.model.model_fields.values() if f.alias and _flag(f, "secret")
         )
 
     def field(self, alias: str) -> FieldInfo:

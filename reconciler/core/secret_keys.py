@@ -3,7 +3,7 @@ compiler share (the compiler, in `reconciler.store.query`, refuses to search on 
 
 - `SECRET_USER_KEYS`: password material of user documents (`@name`).
 - `SECRET_CONFIG_KEYS`: keys of configuration objects that carry credentials or say where
-  they are; any other key whose name mentions a password, a secret or a token counts too.
+  they are (flagged `secret` in the kinds' models); any other key whose name mentions a password, a secret or a token counts too.
 - Redacted keys (`is_redacted_key`): what callers below admin read (partly) as `***`: the
   secret keys, `url` and `stderr_*`. A query on them by such a caller would leak what the
   reply hides. `api.secrets` does the redacting itself.
@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import re
 
+from reconciler.core.kinds import KINDS, Kind
+
 SECRET_USER_KEYS = frozenset({"password", "passwordHash"})
+# The keys the kinds' models flag `secret` (`reconciler.core.kinds`), and `smtpPassword`
+# (no key of any model: a password some older document may hold).
 SECRET_CONFIG_KEYS = frozenset(
     {
-        "rsync_env",
-        "identityFile",
-        "knownHosts",
-        "notifiedEmails",
-        "smtpUser",
         "smtpPassword",
-        "smtpPasswordFromEnv",
+        *(k for info in KINDS.values() if info.kind is not Kind.USER for k in info.secret),
     }
 )
 # One set for every guard on query keys (any key naming a password, secret or token as well).
