@@ -12,7 +12,9 @@ reconciler (scan results, connection state, notifications, ...), shown under `st
 never declared. A spec key flagged `desired` is read by the desired-state rules
 (`reconciler.core.desired`): only those keys, and the ids of the objects, make the
 configuration fingerprint, so neither status keys nor spec keys the rules never read
-(rsync options, batch sizes) cause a re-derivation of every file's rows.
+(rsync options, batch sizes) cause a re-derivation of every file's rows. Other flags: `shown`
+(password material is accepted, never shown), `expand` (path keys whose `${SPCTL_HOME}` the
+loader expands), `secret` (read as `***` below admin).
 
 `KINDS` is the registry: kind name, words, id prefix, name pattern, model and `spctl get`
 columns. The manifest loader, the validation, `SyncConfig.from_docs`, `spctl get`, the
@@ -30,7 +32,14 @@ from enum import StrEnum
 from functools import cache, cached_property
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
@@ -58,7 +67,7 @@ def _rule(check: ck.Check) -> BeforeValidator:
     Stored documents are read with `STORED_CONTEXT`: the generic API writes them without
     these checks, so reading them only converts types (see `KindModel.from_stored`)."""
 
-    def validate(value: Any, info: Any) -> Any:
+    def validate(value: Any, info: ValidationInfo) -> Any:
         if info.context is not None and info.context.get("stored"):
             return value
         reason = check(value)
