@@ -3,7 +3,8 @@ compiler share (the compiler, in `reconciler.store.query`, refuses to search on 
 
 - `SECRET_USER_KEYS`: password material of user documents (`@name`).
 - `SECRET_CONFIG_KEYS`: keys of configuration objects that carry credentials or say where
-  they are (flagged `secret` in the kinds' models); any other key whose name mentions a password, a secret or a token counts too.
+  they are (flagged `secret` in the kinds' models); any other key whose name mentions a
+  password, a secret or a token counts too.
 - Redacted keys (`is_redacted_key`): what callers below admin read (partly) as `***`: the
   secret keys, `url` and `stderr_*`. A query on them by such a caller would leak what the
   reply hides. `api.secrets` does the redacting itself.
