@@ -29,7 +29,6 @@ from reconciler.core.domain import USER_PREFIX
 PASSWORD_KEY = "password"
 # Keys that hold password material on a user document; never returned, never searchable.
 SECRET_KEYS = SECRET_USER_KEYS
-DEFAULT_LIFETIME = "1d"
 _LEGACY_HEX = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{40}$")
 _UNITS = {
     "ms": 0.001, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,

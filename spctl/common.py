@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -174,7 +173,3 @@ def print_output(value: Any, output: str) -> None:
         typer.echo(yaml.safe_dump(value, sort_keys=False, allow_unicode=True), nl=False)
     else:
         print_json(value)
-
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()

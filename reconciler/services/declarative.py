@@ -53,10 +53,6 @@ class Plan:
     def writes(self) -> list[Doc]:
         return [c.after for c in self.changes if c.after is not None]
 
-    @property
-    def deletes(self) -> list[str]:
-        return [c.doc_id for c in self.changes if c.action is Action.PRUNED]
-
 
 class Passwords(Protocol):
     def verify(self, stored: str, plain: str) -> bool: ...
