@@ -12,20 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import typer
 
-from spctl.common import (
-    DbOpt,
-    OutputOpt,
-    ServerOpt,
-    Target,
-    clean_errors,
-    fail,
-    print_output,
-    target,
-)
+from spctl.common import DbOpt, OutputOpt, ServerOpt, clean_errors, fail, print_output
+from spctl.tracker import Tracker, connect
 
 # Status keys holding a time in ms since the epoch (damas-core's `time`, `last_scan`,
 # `lastlogin`, `scannedOnce`, `lastConnectionSuccess`...).
@@ -80,40 +71,20 @@ def render_object(obj: Mapping[str, Any], site: Mapping[str, Any] | None) -> str
     return "\n".join(lines)
 
 
-def _local(t: Target, word: str, name: str) -> tuple[Any, Any]:
+def _object_and_site(tracker: Tracker, word: str, name: str) -> tuple[Any, Any]:
+    """The object (None: not found) and, for a hub or volume, its site's status line."""
     from reconciler.core.manifest_schema import lookup_kind
-    from reconciler.services import applier
-    from reconciler.services.status import site_status, to_json
 
     info = lookup_kind(word)
     assert info is not None
-    with t.store() as store:
-        items = applier.get(store, info, name)
-        if not items or word not in ("hub", "volume"):
-            return (items[0] if items else None), None
-        with store.read() as tx:
-            sites = to_json(site_status(tx))
-    return items[0], next((s for s in sites if s["site"] == name), None)
-
-
-def _remote(t: Target, word: str, name: str) -> tuple[Any, Any]:
-    from reconciler.core.manifest_schema import lookup_kind
-    from spctl.config_cmds import remote
-    from spctl.status_cmds import fetch
-
-    info = lookup_kind(word)
-    assert info is not None
-    path = f"/api/declarative/objects/{info.plural}/{quote(name, safe='')}"
-    obj = remote(t, "GET", path, missing_ok=True)
-    if obj is None or word not in ("hub", "volume"):
-        return obj, None
-    sites = fetch(t, "/api/status", lambda tx: None, {})
-    return obj, next((s for s in sites if s["site"] == name), None)
+    found = tracker.objects(info, name)
+    if not found or word not in ("hub", "volume"):
+        return (found[0] if found else None), None
+    return found[0], next((s for s in tracker.status() if s["site"] == name), None)
 
 
 def describe_object(word: str, name: str, db: str | None, server: str | None, output: str) -> None:
-    t = target(db, server)
-    obj, site = (_remote if t.remote else _local)(t, word, name)
+    obj, site = _object_and_site(connect(db, server), word, name)
     if obj is None:
         fail(f'{word} "{name}" not found', 1)
     if output in ("json", "yaml"):
