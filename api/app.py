@@ -9,13 +9,13 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from api import errors, openapi
-from api.auth import Passwords
 from api.csrf import CsrfGuard
 from api.headers import SecurityHeaders
 from api.request_metrics import RequestCounter
 from api.routes import damas, declarative, observability, web
 from api.settings import Settings
 from api.users import ensure_admin
+from reconciler.core.passwords import Passwords
 from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 

@@ -103,9 +103,9 @@ def serve_processes(
     """N uvicorn processes on one socket; the store is migrated and `admin` made here, once."""
     import uvicorn
 
-    from api.auth import Passwords
     from api.processes import shared_state
     from api.users import ensure_admin
+    from reconciler.core.passwords import Passwords
     from reconciler.store import Store
 
     store = Store.open(settings.db_url)

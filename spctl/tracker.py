@@ -207,9 +207,9 @@ class LocalTracker:
     def _dam(self, operation: str, body: Json) -> Json:
         """One `api.dam` operation on the store, as the local user (see `_local_user`)."""
         from api import dam
-        from api.auth import Passwords
         from api.errors import ApiFailure
         from api.service import Context
+        from reconciler.core.passwords import Passwords
 
         ctx = Context(user=_local_user(), now=int(time.time() * 1000), passwords=Passwords())
         with self.store() as store:

@@ -9,12 +9,12 @@ store, `SPCTL_AUTHOR` when set, else the login name of the account running spctl
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
 from spctl.common import DbOpt, OutputOpt, ServerOpt, clean_errors, fail, print_json, save_token
+from spctl.passwords import read_password
 from spctl.tracker import connect
 
 PathArg = Annotated[str, typer.Argument(help="Tracked file path, e.g. /shots/s01/a.exr")]
@@ -73,12 +73,7 @@ def login(
     """Sign in to a tracker and keep the token for the next `--server` commands."""
     from api.client import ApiError, Client
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True)
-    if not password:
-        fail("an empty password was given")
+    password = read_password(from_stdin=password_stdin)
     base = server.rstrip("/")
     with Client(base) as client:
         try:
