@@ -1,7 +1,7 @@
 """The `spctl get` tables: which columns each kind shows, plain or `-o wide`.
 
 Pure rendering of manifest-shaped objects (what `applier.get` and the declarative routes
-return) into kubectl-like aligned columns.
+return) into spctl's one table (`spctl.table`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reconciler.core.humanize import iso_time  # spctl's one time format
 from reconciler.core.manifest_schema import Kind, KindInfo
+from spctl.table import cell, render
 
 Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
 
@@ -26,8 +28,6 @@ def _when(key: str) -> Callable[[Mapping[str, Any]], Any]:
     def cell(obj: Mapping[str, Any]) -> Any:
         value = (obj.get("status") or {}).get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            from reconciler.services.status import iso_time  # spctl's one time format
-
             return iso_time(int(value))
         return value
 
@@ -66,22 +66,11 @@ _COLUMNS: dict[Kind, tuple[list[Column], list[Column]]] = {
 }  # fmt: skip
 
 
-def _text(value: Any) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
 def table(info: KindInfo, items: Sequence[Mapping[str, Any]], *, wide: bool = False) -> str:
     """Aligned columns, NAME first; `wide` adds the second group of columns."""
     plain, extra = _COLUMNS[info.kind]
     columns: list[Column] = [("NAME", lambda o: o["metadata"]["name"]), *plain]
     if wide:
         columns += extra
-    rows = [[h for h, _ in columns]] + [[_text(cell(obj)) for _, cell in columns] for obj in items]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
-    return "\n".join(
-        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
+    rows = [[cell(value(obj)) for _, value in columns] for obj in items]
+    return render([h for h, _ in columns], rows)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from spctl.common import DbOpt, OutputOpt, ServerOpt, clean_errors, fail, print_output
+from spctl.table import cell
 from spctl.tracker import Tracker, connect
 
 # Status keys holding a time in ms since the epoch (damas-core's `time`, `last_scan`,
@@ -25,17 +26,13 @@ DESCRIBED = ("volume", "hub", "user", "synctarget", "globalparameters")
 
 
 def _cell(key: str, value: Any) -> str:
-    from reconciler.services.status import iso_time
+    """A status value; a time (by its key's name, and ms-sized) in spctl's one format."""
+    from reconciler.core.humanize import iso_time
 
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int) and _TIME_KEY.match(key) and value > 10**11:
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if is_int and value > 10**11 and _TIME_KEY.match(key):
         return iso_time(value)
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    return str(value)
+    return cell(value)
 
 
 def _section(title: str, values: Mapping[str, Any]) -> list[str]:
@@ -51,7 +48,7 @@ def render_object(obj: Mapping[str, Any], site: Mapping[str, Any] | None) -> str
     lines += _section("Spec", obj["spec"])
     lines += _section("Status", obj.get("status") or {})
     if site is not None:
-        from reconciler.services.status import human_bytes
+        from reconciler.core.humanize import human_bytes
 
         files = site["files"]
         lines += _section(

@@ -9,7 +9,6 @@ without the HTTP client.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -17,24 +16,12 @@ import typer
 from reconciler.core.clock import now_ms
 from spctl import describe_cmds
 from spctl.common import DbOpt, OutputOpt, ServerOpt, check_output, clean_errors, print_output
+from spctl.table import cell, render
 from spctl.tracker import connect
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = [headers, *rows]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
-
-
-def _yes(value: bool | None) -> str:
-    return "-" if value is None else ("yes" if value else "no")
-
-
 def render_status(sites: list[dict[str, Any]], now: int) -> str:
-    from reconciler.services.status import human_age, human_bytes
+    from reconciler.core.humanize import human_age, human_bytes
 
     if not sites:
         return "No sites configured: apply a Hub and Volumes first (spctl apply -f manifests/)."
@@ -46,7 +33,7 @@ def render_status(sites: list[dict[str, Any]], now: int) -> str:
         files = s["files"]
         rows.append(
             [s["site"], s["role"] if s["enabled"] else f"{s['role']} (disabled)",
-             _yes(s["reachable"]), *(str(files[k]) for k in
+             cell(s["reachable"]), *(str(files[k]) for k in
                                      ("synced", "outdated", "missing", "syncing", "error")),
              human_bytes(s["pending_bytes"]), human_age(s["oldest_pending"], now),
              human_age(s["last_scan"], now), human_age(s["last_emission"], now),
@@ -60,12 +47,12 @@ def render_status(sites: list[dict[str, Any]], now: int) -> str:
         for s in sites
         if s.get("deletions_held")
     ]
-    return "\n".join([_table(headers, rows), *notes])
+    return "\n".join([render(headers, rows), *notes])
 
 
 def render_workers(workers: list[dict[str, Any]], now: int) -> str:
     """The reconciler processes: `spctl get workers`, and under `spctl status`."""
-    from reconciler.services.status import human_age, iso_time
+    from reconciler.core.humanize import human_age, iso_time
 
     headers = ["WORKER", "HOST", "PID", "STARTED", "LAST HEARTBEAT", "JOBS", "LEASES"]
     rows = [
@@ -74,11 +61,11 @@ def render_workers(workers: list[dict[str, Any]], now: int) -> str:
          ",".join(w["jobs"]) or "-", str(w["leases"])]
         for w in workers
     ]  # fmt: skip
-    return _table(headers, rows)
+    return render(headers, rows)
 
 
 def render_file(d: dict[str, Any]) -> str:
-    from reconciler.services.status import human_bytes, iso_time
+    from reconciler.core.humanize import human_bytes, iso_time
 
     size = d["file_size"]
     head = [
@@ -87,19 +74,19 @@ def render_file(d: dict[str, Any]) -> str:
         f"Time:      {iso_time(d['time'])}",
         f"Size:      {human_bytes(size) if size is not None else '-'}",
         f"Priority:  {d['priority']}",
-        f"Deleted:   {_yes(d['deleted'])}",
+        f"Deleted:   {cell(d['deleted'])}",
         f"Lock:      {d['lock'] or '-'}",
         "",
     ]
     headers = ["SITE", "ROLE", "WANTED", "STATE", "SYNCED", "SYNCING", "ERROR",
                "LAST ATTEMPT", "NEXT RETRY"]  # fmt: skip
     rows = [
-        [s["site"], s["role"], _yes(s["wanted"]), s["state"], iso_time(s["synced"]),
+        [s["site"], s["role"], cell(s["wanted"]), s["state"], iso_time(s["synced"]),
          iso_time(s["syncing"]), str(s["error"]) if s["error"] is not None else "-",
          iso_time(s["last_attempt"]), iso_time(s["next_retry"])]
         for s in d["sites"]
     ]  # fmt: skip
-    return "\n".join(head) + _table(headers, rows)
+    return "\n".join(head) + render(headers, rows)
 
 
 def render_explain(path: str, items: list[dict[str, Any]]) -> str:
