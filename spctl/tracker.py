@@ -86,6 +86,13 @@ def connect(db: str | None, server: str | None) -> Tracker:
     return LocalTracker(db)
 
 
+def store_only(server: str | None, command: str) -> None:
+    """Commands that run next to the store (`serve`, `run`, `reconcile`, `scan`, `db
+    upgrade`) refuse `--server`, with one message."""
+    if server:
+        fail(f"{command} works on a store (--db), not through --server")
+
+
 def _objects_path(info: KindInfo, name: str | None = None) -> str:
     path = f"/api/declarative/objects/{info.plural}"
     return path + (f"/{quote(name, safe='')}" if name else "")
