@@ -106,8 +106,10 @@ def print_json(value: Any) -> None:
 
 
 def check_output(output: str, allowed: tuple[str, ...] = ("table", "json", "yaml")) -> None:
+    """`-o` must be one of `allowed`; the error lists them (`use table, json or yaml`)."""
     if output not in allowed:
-        fail(f'unknown output format "{output}": use {", ".join(allowed)}')
+        choices = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+        fail(f'unknown output format "{output}": use {choices}')
 
 
 def print_output(value: Any, output: str) -> None:

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from reconciler.core.clock import now_ms
-from spctl.common import DbOpt, OutputOpt, ServerOpt, clean_errors, fail, print_json, print_output
+from spctl.common import (
+    DbOpt,
+    OutputOpt,
+    ServerOpt,
+    check_output,
+    clean_errors,
+    fail,
+    print_json,
+    print_output,
+)
 from spctl.tracker import connect
 
 if TYPE_CHECKING:  # the modules below are imported by the commands that use them
@@ -123,8 +132,7 @@ def get_cmd(
     from spctl.config_tables import table
 
     info = kind_arg(kind)
-    if output not in ("table", "wide", "json", "yaml"):
-        fail(f'unknown output format "{output}": use table, wide, json or yaml')
+    check_output(output, ("table", "wide", "json", "yaml"))
     items = connect(db, server).objects(info, name)
     if name and not items:
         fail(f'{info.word} "{name}" not found', 1)
@@ -146,8 +154,7 @@ def get_cmd(
 def get_workers(output: str, db: str | None, server: str | None) -> None:
     from spctl.status_cmds import render_workers
 
-    if output not in ("table", "wide", "json", "yaml"):
-        fail(f'unknown output format "{output}": use table, wide, json or yaml')
+    check_output(output, ("table", "wide", "json", "yaml"))
     now = now_ms()
     found = connect(db, server).workers(now)
     if output in ("json", "yaml"):

@@ -18,7 +18,7 @@ from reconciler.services import applier
 from reconciler.services.impact import Amount, Impact, SiteImpact, impact_from_json, parse_size
 from reconciler.services.manifests import Manifest
 from reconciler.store import Store
-from spctl.common import fail, print_json
+from spctl.common import check_output, fail, print_json
 from spctl.table import render
 
 EXIT_OVER_MAX_BYTES = 3
@@ -32,8 +32,7 @@ class Request:
 
     @classmethod
     def parse(cls, *, impact: bool, max_bytes: str | None, output: str) -> Request:
-        if output not in ("text", "json"):
-            fail(f'unknown output format "{output}": use text or json')
+        check_output(output, ("text", "json"))
         try:
             limit = parse_size(max_bytes) if max_bytes is not None else None
         except ValueError as exc:

@@ -87,7 +87,7 @@ def test_explain(db: str) -> None:
         (["explain", "/nope"], "error: file /nope is not tracked"),
         (["explain", "/shots/a.exr", "--site", "mars"], "error: site: no hub or volume named"),
         (["describe", "file", "shots/a.exr"], "error: path: file _id must start with '/'"),
-        (["status", "-o", "xml"], 'error: unknown output format "xml": use table, json, yaml'),
+        (["status", "-o", "xml"], 'error: unknown output format "xml": use table, json or yaml'),
     ],
 )
 def test_errors_are_one_line(db: str, args: list[str], message: str) -> None:
