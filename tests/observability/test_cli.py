@@ -49,7 +49,7 @@ def test_status_table_and_json(db: str) -> None:
     assert lines[0].split()[:4] == ["SITE", "ROLE", "REACHABLE", "SYNCED"]
     tokyo = next(line for line in lines if line.startswith("tokyo"))
     assert tokyo.split()[:8] == ["tokyo", "volume", "yes", "0", "0", "1", "0", "1"]
-    assert "london  volume" in out
+    assert "\nlondon   volume   " in out  # three spaces between columns, as in every table
     code, out, _ = spctl("status", "--db", db, "-o", "json")
     sites = {s["site"]: s for s in json.loads(out)}
     assert sites["hub"]["files"]["missing"] == 1 and sites["hub"]["pending_bytes"] == 20
