@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from spctl.common import DbOpt, OutputOpt, ServerOpt, clean_errors, fail, print_output
-from spctl.table import cell
+from spctl.table import cell, fields
 from spctl.tracker import Tracker, connect
 
 # Status keys holding a time in ms since the epoch (damas-core's `time`, `last_scan`,
@@ -38,13 +38,12 @@ def _cell(key: str, value: Any) -> str:
 def _section(title: str, values: Mapping[str, Any]) -> list[str]:
     if not values:
         return []
-    width = max(len(k) for k in values) + 2
-    return [f"{title}:", *(f"  {(k + ':').ljust(width)}{_cell(k, v)}" for k, v in values.items())]
+    return [f"{title}:", *fields([(k, _cell(k, v)) for k, v in values.items()], indent="  ")]
 
 
 def render_object(obj: Mapping[str, Any], site: Mapping[str, Any] | None) -> str:
     """kubectl-describe text of a manifest-shaped object (and its site's status line)."""
-    lines = [f"Name:  {obj['metadata']['name']}", f"Kind:  {obj['kind']}"]
+    lines = fields([("Name", obj["metadata"]["name"]), ("Kind", obj["kind"])])
     lines += _section("Spec", obj["spec"])
     lines += _section("Status", obj.get("status") or {})
     if site is not None:

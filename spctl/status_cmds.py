@@ -16,7 +16,7 @@ import typer
 from reconciler.core.clock import now_ms
 from spctl import describe_cmds
 from spctl.common import DbOpt, OutputOpt, ServerOpt, check_output, clean_errors, print_output
-from spctl.table import cell, render
+from spctl.table import cell, fields, render
 from spctl.tracker import connect
 
 
@@ -68,16 +68,12 @@ def render_file(d: dict[str, Any]) -> str:
     from reconciler.core.humanize import human_bytes, iso_time
 
     size = d["file_size"]
-    head = [
-        f"File:      {d['file_id']}",
-        f"Origin:    {d['origin'] or '-'}",
-        f"Time:      {iso_time(d['time'])}",
-        f"Size:      {human_bytes(size) if size is not None else '-'}",
-        f"Priority:  {d['priority']}",
-        f"Deleted:   {cell(d['deleted'])}",
-        f"Lock:      {d['lock'] or '-'}",
-        "",
-    ]
+    head = fields(
+        [("File", d["file_id"]), ("Origin", cell(d["origin"])), ("Time", iso_time(d["time"])),
+         ("Size", human_bytes(size) if size is not None else "-"),
+         ("Priority", str(d["priority"])), ("Deleted", cell(d["deleted"])),
+         ("Lock", cell(d["lock"]))]
+    )  # fmt: skip
     headers = ["SITE", "ROLE", "WANTED", "STATE", "SYNCED", "SYNCING", "ERROR",
                "LAST ATTEMPT", "NEXT RETRY"]  # fmt: skip
     rows = [
@@ -86,7 +82,7 @@ def render_file(d: dict[str, Any]) -> str:
          iso_time(s["last_attempt"]), iso_time(s["next_retry"])]
         for s in d["sites"]
     ]  # fmt: skip
-    return "\n".join(head) + render(headers, rows)
+    return "\n".join([*head, render(headers, rows)])
 
 
 def render_explain(path: str, items: list[dict[str, Any]]) -> str:
