@@ -13,7 +13,16 @@ from typing import Annotated, Any
 
 import typer
 
-from spctl.common import DbOpt, OutputOpt, ServerOpt, clean_errors, fail, print_json, save_token
+from spctl.common import (
+    DbOpt,
+    OutputOpt,
+    ServerOpt,
+    check_output,
+    clean_errors,
+    fail,
+    print_output,
+    save_token,
+)
 from spctl.passwords import read_password
 from spctl.tracker import connect
 
@@ -35,12 +44,13 @@ def publish(
     Its author is the signed-in tracker user with --server; on a store, $SPCTL_AUTHOR or
     your login name.
     """
+    check_output(output)
     body: dict[str, Any] = {"_id": path, "origin": origin, "comment": comment}
     if priority is not None:
         body["sync_priority"] = priority
     reply = connect(db, server).publish(body)
-    if output == "json":
-        print_json(reply)
+    if output != "table":
+        print_output(reply, output)
     else:
         typer.echo(f"published {path} (origin {origin})")
 
