@@ -9,13 +9,13 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from api import errors, openapi
-from api.auth import Passwords
 from api.csrf import CsrfGuard
 from api.headers import SecurityHeaders
 from api.request_metrics import RequestCounter
-from api.routes import damas, declarative, observability, sync, web
+from api.routes import damas, declarative, observability, web
 from api.settings import Settings
 from api.users import ensure_admin
+from reconciler.core.passwords import Passwords
 from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 
@@ -50,7 +50,7 @@ def create_app(
     app.add_middleware(CsrfGuard)  # before the body is read (outside the body limit)
     app.add_middleware(SecurityHeaders)  # every reply, refusals included
     app.add_middleware(RequestCounter, metrics=app.state.metrics)  # outermost: counts them all
-    for module in (damas, declarative, sync, observability, web):
+    for module in (damas, declarative, observability, web):
         app.include_router(module.router)
     app.router.routes[:0] = damas.lean_routes()  # the hot reads skip dependency solving
     openapi.install(app)

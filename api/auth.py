@@ -1,10 +1,10 @@
-"""Passwords and tokens: argon2id hashes, legacy damas hashes, JWT HS256 (SPEC §6 security).
+"""Tokens and user documents' password material: JWT HS256 (SPEC §6 security).
 
-Pure functions plus a `Passwords` object wrapping the argon2 hasher (its cost is injected so
-tests can use a cheap one). A user's password hash lives in the `password` key of its `@name`
-document (damas-core's key, so imported damas user nodes keep working); it is never returned
-(`public_doc`). Tokens are signed with the server secret plus that hash, so a password change
-revokes every token of that user.
+Pure functions. Hashing and checking passwords is `reconciler.core.passwords`. A user's
+password hash lives in the `password` key of its `@name` document (damas-core's key, so
+imported damas user nodes keep working); it is never returned (`public_doc`). Tokens are
+signed with the server secret plus that hash, so a password change revokes every token of
+that user.
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from api.secrets import SECRET_USER_KEYS
 from reconciler.core.domain import USER_PREFIX
@@ -29,8 +26,6 @@ from reconciler.core.domain import USER_PREFIX
 PASSWORD_KEY = "password"
 # Keys that hold password material on a user document; never returned, never searchable.
 SECRET_KEYS = SECRET_USER_KEYS
-DEFAULT_LIFETIME = "1d"
-_LEGACY_HEX = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{40}$")
 _UNITS = {
     "ms": 0.001, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
     "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
@@ -39,50 +34,6 @@ _UNITS = {
     "y": 31557600, "yr": 31557600, "year": 31557600, "years": 31557600,
 }  # fmt: skip
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
-
-
-class Passwords:
-    """argon2id hashing; verification also accepts damas' unsalted md5 (32 hex) / sha1 (40)."""
-
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self.hasher = hasher or PasswordHasher()
-        self._dummy: str | None = None
-
-    @property
-    def dummy_hash(self) -> str:
-        """A hash of a random password with the hasher's cost: sign-ins of unknown users
-        are verified against it so that they take as long as those of known users."""
-        if self._dummy is None:  # two threads may both compute it: harmless
-            self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
-        return self._dummy
-
-    def hash(self, plain: str) -> str:
-        return self.hasher.hash(plain)
-
-    def verify(self, stored: object, plain: str) -> bool:
-        if not isinstance(stored, str) or not stored:
-            return False
-        if _LEGACY_HEX.match(stored):
-            algo = hashlib.md5 if len(stored) == 32 else hashlib.sha1
-            digest = algo(plain.encode()).hexdigest()
-            return hmac.compare_digest(digest, stored.lower())
-        try:
-            return self.hasher.verify(stored, plain)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    def needs_upgrade(self, stored: str) -> bool:
-        """True for legacy hashes (always) and argon2 hashes made with other parameters."""
-        if _LEGACY_HEX.match(stored):
-            return True
-        try:
-            return self.hasher.check_needs_rehash(stored)
-        except InvalidHashError:
-            return True
-
-
-def generate_password() -> str:
-    return secrets.token_urlsafe(15)
 
 
 def is_user_id(node_id: object) -> bool:

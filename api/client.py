@@ -24,9 +24,6 @@ class ApiError(Exception):
         self.message = message
 
 
-ClientError = ApiError  # the name `spctl`'s other commands import
-
-
 def _path_part(text: str, safe: str = "/@") -> str:
     return quote(text, safe=safe)
 

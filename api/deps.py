@@ -16,10 +16,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from api.auth import Passwords, peek_user_id, public_doc, token_valid
+from api.auth import peek_user_id, public_doc, token_valid
 from api.errors import ApiFailure
 from api.settings import Settings
 from reconciler.core.domain import USER_PREFIX
+from reconciler.core.passwords import Passwords
 from reconciler.store import Store
 
 UNAUTHORIZED = "401 Unauthorized (invalid token and authentication is required)"

@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from api.auth import Passwords, is_user_id, public_doc
+from api.auth import is_user_id, public_doc
 from api.deps import User
 from api.errors import ApiFailure, bad_request
 from api.search import loads_queryobj
 from api.secrets import redact_config
 from api.users import user_changes
 from reconciler.core.domain import InvalidId, NodeKind, check_file_id, node_kind
+from reconciler.core.passwords import Passwords
 from reconciler.store import Tx, search
 from reconciler.store.graph import edges_into
 from reconciler.store.query import QueryError

@@ -8,7 +8,6 @@ stored as is and upgraded at the next sign-in).
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,8 +16,6 @@ from typing import Any
 from api.auth import (
     PASSWORD_KEY,
     BadLifetime,
-    Passwords,
-    generate_password,
     issue_token,
     lifetime_seconds,
     password_hash,
@@ -29,12 +26,12 @@ from api.errors import ApiFailure
 from api.settings import Settings
 from api.signin_limits import SigninLimits
 from reconciler.core.domain import USER_NAME_RE, USER_PREFIX
+from reconciler.core.passwords import Passwords, generate_password, is_stored_hash
 from reconciler.store import Store, Tx
 from reconciler.store.errors import DuplicateKey
 from reconciler.store.lookups import any_user, user_id_by_email
 
 CLASSES = ("guest", "user", "editor", "admin")
-_HASH_RE = re.compile(r"^\$argon2(id|i|d)\$|^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{40}$")
 INVALID_CREDENTIALS = "Invalid username or password"
 
 
@@ -58,7 +55,7 @@ def user_changes(doc: Mapping[str, Any], passwords: Passwords, label: str) -> di
         )
     if "passwordHash" in out:
         stored = out.pop("passwordHash")
-        if stored is not None and not (isinstance(stored, str) and _HASH_RE.match(stored)):
+        if stored is not None and not is_stored_hash(stored):
             raise ApiFailure(
                 400, f"{label} error: Bad request: passwordHash must be an argon2, md5 or sha1 hash"
             )

@@ -1,29 +1,23 @@
 """What every `spctl` subcommand shares: `--db` / `--server`, tokens, errors, output.
 
-A command reaches the tracker either directly through the store (`--db URL`, `SPCTL_DB`,
-default the embedded SQLite file) or over HTTP (`--server URL`, `SPCTL_SERVER`, with the
-token saved by `spctl login` or `SPCTL_TOKEN`). Errors are one line on stderr
-(`error: ...`) and a non-zero exit, never a traceback.
+A command reaches the tracker through `spctl.tracker.connect(db, server)`: the store
+(`--db URL`, `SPCTL_DB`, default the embedded SQLite file) or HTTP (`--server URL`,
+`SPCTL_SERVER`, with the token saved by `spctl login` or `SPCTL_TOKEN`, kept here). Errors
+are one line on stderr (`error: ...`) and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from reconciler.store.private_files import private_dir, write_private
-
-if TYPE_CHECKING:
-    from reconciler.store import Store
 
 DbOpt = Annotated[
     str | None,
@@ -107,63 +101,15 @@ def save_token(server: str, token: str) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where a command acts: a local store or a remote tracker (exactly one is set)."""
-
-    db: str | None
-    server: str | None
-
-    @property
-    def remote(self) -> bool:
-        return self.server is not None
-
-    @contextmanager
-    def store(self) -> Iterator[Store]:
-        from reconciler.store import Store
-
-        default = self.db is None and not os.environ.get("SPCTL_HOME")
-        new = default and _default_store_is_new()
-        store = Store.open(self.db)
-        try:
-            if default and (new or store.is_empty()):
-                url = store.display_url
-                state = "new, empty" if new else "empty"
-                typer.echo(
-                    f"spctl: store {url} ({state}; set SPCTL_HOME or --db for another)", err=True
-                )
-            yield store
-        finally:
-            store.close()
-
-    def client(self) -> Any:
-        from api.client import Client
-
-        assert self.server is not None
-        return Client(self.server, token=load_token(self.server))
-
-
-def _default_store_is_new() -> bool:
-    from reconciler.store.engine import default_db_url
-
-    url = default_db_url()
-    path = url.split(":///", 1)[1] if url.startswith("sqlite:///") else ""
-    return bool(path) and not Path(path).exists()
-
-
-def target(db: str | None, server: str | None) -> Target:
-    if db and server:
-        fail("give either --db or --server, not both")
-    return Target(db=db, server=server.rstrip("/") if server else None)
-
-
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
 
 
 def check_output(output: str, allowed: tuple[str, ...] = ("table", "json", "yaml")) -> None:
+    """`-o` must be one of `allowed`; the error lists them (`use table, json or yaml`)."""
     if output not in allowed:
-        fail(f'unknown output format "{output}": use {", ".join(allowed)}')
+        choices = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+        fail(f'unknown output format "{output}": use {choices}')
 
 
 def print_output(value: Any, output: str) -> None:
@@ -174,7 +120,3 @@ def print_output(value: Any, output: str) -> None:
         typer.echo(yaml.safe_dump(value, sort_keys=False, allow_unicode=True), nl=False)
     else:
         print_json(value)
-
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()

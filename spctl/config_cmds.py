@@ -1,17 +1,16 @@
 """spctl apply, diff, get and delete: declarative configuration from the command line.
 
 Thin adapters. Manifests are read and validated here, where spctl runs (files,
-`passwordFromEnv`, `${SPCTL_HOME}`); then either `reconciler.services.applier` works on the store
-(`--db`) or the tracker's `/api/declarative/*` routes do the same on the server
-(`--server`). Both return the same outcomes, printed the same way.
+`passwordFromEnv`, `${SPCTL_HOME}`); then the tracker (`spctl.tracker`: the store's
+`reconciler.services.applier`, or a server's `/api/declarative/*` routes) applies them.
+Both return the same outcomes, printed the same way.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,13 +19,13 @@ from spctl.common import (
     DbOpt,
     OutputOpt,
     ServerOpt,
-    Target,
+    check_output,
     clean_errors,
     fail,
     print_json,
     print_output,
-    target,
 )
+from spctl.tracker import connect
 
 if TYPE_CHECKING:  # the modules below are imported by the commands that use them
     from reconciler.core.kinds import KindInfo
@@ -60,19 +59,6 @@ def read_manifests(path: Path, *, unset_passwords_ok: bool = False) -> list[Mani
     return manifests
 
 
-def remote(t: Target, method: str, path: str, body: Any = None, *, missing_ok: bool = False) -> Any:
-    """Call a declarative route; a 4xx message becomes the one-line error (404: None)."""
-    from api.client import ApiError
-
-    try:
-        with t.client() as client:
-            return client.request(method, path, json=body)
-    except ApiError as exc:
-        if missing_ok and exc.status == 404:
-            return None
-        fail(exc.message)
-
-
 def apply_cmd(
     filename: FileOpt,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change")] = False,
@@ -81,30 +67,10 @@ def apply_cmd(
     server: ServerOpt = None,
 ) -> None:
     """Apply manifests: one line per object (created, configured, unchanged, pruned)."""
-    from reconciler.services import applier
-    from reconciler.services.manifests import ManifestError, wire_body
-
-    t = target(db, server)
+    tracker = connect(db, server)
     manifests = read_manifests(filename)
-    if t.remote:
-        reply = remote(
-            t,
-            "POST",
-            "/api/declarative/apply",
-            {**wire_body(manifests), "dryRun": dry_run, "prune": prune},
-        )
-        lines = [f"{r['object']} {r['action']}" for r in reply["results"]]
-    else:
-        with t.store() as store:
-            try:
-                outcomes = applier.apply(
-                    store, manifests, dry_run=dry_run, prune=prune, now=now_ms(), author="spctl"
-                )
-            except ManifestError as exc:
-                fail(str(exc))
-        lines = [f"{o.ref} {o.action.value}" for o in outcomes]
-    for line in lines:
-        typer.echo(line + (" (dry run)" if dry_run else ""))
+    for ref, action in tracker.apply(manifests, dry_run=dry_run, prune=prune):
+        typer.echo(f"{ref} {action}" + (" (dry run)" if dry_run else ""))
 
 
 def diff_cmd(
@@ -130,22 +96,12 @@ def diff_cmd(
 ) -> None:
     """Unified diff of live objects vs manifests. Exit 0: none, 1: differences, 2: error,
     3: a site would receive more than --max-bytes."""
-    from reconciler.services.manifests import ManifestError, wire_body
     from spctl import diff_view
 
     request = diff_view.Request.parse(impact=impact, max_bytes=max_bytes, output=output)
-    t = target(db, server)
+    tracker = connect(db, server)
     manifests = read_manifests(filename, unset_passwords_ok=True)
-    if t.remote:
-        body = {**wire_body(manifests), "prune": prune, "impact": request.impact}
-        reply = remote(t, "POST", "/api/declarative/diff", body)
-        result = diff_view.from_reply(reply)
-    else:
-        with t.store() as store:
-            try:
-                result = diff_view.compute(store, manifests, request, prune=prune, now=now_ms())
-            except ManifestError as exc:
-                fail(str(exc))
+    result = tracker.diff(manifests, request, prune=prune)
     raise typer.Exit(diff_view.show(result, request))
 
 
@@ -176,17 +132,8 @@ def get_cmd(
     from spctl.config_tables import table
 
     info = kind_arg(kind)
-    if output not in ("table", "wide", "json", "yaml"):
-        fail(f'unknown output format "{output}": use table, wide, json or yaml')
-    t = target(db, server)
-    if t.remote:
-        path = f"/api/declarative/objects/{info.plural}" + (
-            f"/{quote(name, safe='')}" if name else ""
-        )
-        reply = remote(t, "GET", path, missing_ok=True)
-        items = list(reply or []) if name is None else [reply] if reply else []
-    else:
-        items = local_objects(t, info, name)
+    check_output(output, ("table", "wide", "json", "yaml"))
+    items = connect(db, server).objects(info, name)
     if name and not items:
         fail(f'{info.word} "{name}" not found', 1)
     if output == "json":
@@ -205,37 +152,17 @@ def get_cmd(
 
 
 def get_workers(output: str, db: str | None, server: str | None) -> None:
-    from spctl.status_cmds import fetch_workers, render_workers
+    from spctl.status_cmds import render_workers
 
-    if output not in ("table", "wide", "json", "yaml"):
-        fail(f'unknown output format "{output}": use table, wide, json or yaml')
+    check_output(output, ("table", "wide", "json", "yaml"))
     now = now_ms()
-    found = fetch_workers(target(db, server), now)
+    found = connect(db, server).workers(now)
     if output in ("json", "yaml"):
         print_output(found, output)
     elif found:
         typer.echo(render_workers(found, now))
     else:
         typer.echo("No workers running.", err=True)
-
-
-def local_objects(t: Target, info: KindInfo, name: str | None) -> list[Any]:
-    """`get` on a store. A current SQLite store is read with sqlite3 alone: `spctl get` then
-    starts without SQLAlchemy (`reconciler.store.lite`); an empty answer from the default
-    store takes the full path, which says which store it opened."""
-    from reconciler.services.declarative import live_objects
-    from reconciler.store.lite import open_current
-
-    reader = open_current(t.db)
-    if reader is not None:
-        with reader:
-            items = live_objects(reader, info, name)
-        if items or t.db is not None or os.environ.get("SPCTL_HOME"):
-            return items
-    from reconciler.services import applier
-
-    with t.store() as store:
-        return applier.get(store, info, name)
 
 
 def delete_cmd(
@@ -248,17 +175,8 @@ def delete_cmd(
     server: ServerOpt = None,
 ) -> None:
     """Delete one object (prints `volume/paris deleted`)."""
-    from reconciler.services import applier
-
     info = kind_arg(kind)
-    t = target(db, server)
-    if t.remote:
-        path = f"/api/declarative/objects/{info.plural}/{quote(name, safe='')}"
-        found = remote(t, "DELETE", path, missing_ok=True) is not None
-    else:
-        with t.store() as store:
-            found = applier.delete(store, info, name)
-    if not found:
+    if not connect(db, server).delete(info, name):
         if ignore_not_found:
             return
         fail(f'{info.word} "{name}" not found', 1)

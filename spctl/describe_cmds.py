@@ -12,20 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import typer
 
-from spctl.common import (
-    DbOpt,
-    OutputOpt,
-    ServerOpt,
-    Target,
-    clean_errors,
-    fail,
-    print_output,
-    target,
-)
+from spctl.common import DbOpt, OutputOpt, ServerOpt, clean_errors, fail, print_output
+from spctl.table import cell, fields
+from spctl.tracker import Tracker, connect
 
 # Status keys holding a time in ms since the epoch (damas-core's `time`, `last_scan`,
 # `lastlogin`, `scannedOnce`, `lastConnectionSuccess`...).
@@ -34,33 +26,28 @@ DESCRIBED = ("volume", "hub", "user", "synctarget", "globalparameters")
 
 
 def _cell(key: str, value: Any) -> str:
-    from reconciler.services.status import iso_time
+    """A status value; a time (by its key's name, and ms-sized) in spctl's one format."""
+    from reconciler.core.humanize import iso_time
 
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int) and _TIME_KEY.match(key) and value > 10**11:
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if is_int and value > 10**11 and _TIME_KEY.match(key):
         return iso_time(value)
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    return str(value)
+    return cell(value)
 
 
 def _section(title: str, values: Mapping[str, Any]) -> list[str]:
     if not values:
         return []
-    width = max(len(k) for k in values) + 2
-    return [f"{title}:", *(f"  {(k + ':').ljust(width)}{_cell(k, v)}" for k, v in values.items())]
+    return [f"{title}:", *fields([(k, _cell(k, v)) for k, v in values.items()], indent="  ")]
 
 
 def render_object(obj: Mapping[str, Any], site: Mapping[str, Any] | None) -> str:
     """kubectl-describe text of a manifest-shaped object (and its site's status line)."""
-    lines = [f"Name:  {obj['metadata']['name']}", f"Kind:  {obj['kind']}"]
+    lines = fields([("Name", obj["metadata"]["name"]), ("Kind", obj["kind"])])
     lines += _section("Spec", obj["spec"])
     lines += _section("Status", obj.get("status") or {})
     if site is not None:
-        from reconciler.services.status import human_bytes
+        from reconciler.core.humanize import human_bytes
 
         files = site["files"]
         lines += _section(
@@ -80,40 +67,20 @@ def render_object(obj: Mapping[str, Any], site: Mapping[str, Any] | None) -> str
     return "\n".join(lines)
 
 
-def _local(t: Target, word: str, name: str) -> tuple[Any, Any]:
+def _object_and_site(tracker: Tracker, word: str, name: str) -> tuple[Any, Any]:
+    """The object (None: not found) and, for a hub or volume, its site's status line."""
     from reconciler.core.kinds import lookup_kind
-    from reconciler.services import applier
-    from reconciler.services.status import site_status, to_json
 
     info = lookup_kind(word)
     assert info is not None
-    with t.store() as store:
-        items = applier.get(store, info, name)
-        if not items or word not in ("hub", "volume"):
-            return (items[0] if items else None), None
-        with store.read() as tx:
-            sites = to_json(site_status(tx))
-    return items[0], next((s for s in sites if s["site"] == name), None)
-
-
-def _remote(t: Target, word: str, name: str) -> tuple[Any, Any]:
-    from reconciler.core.kinds import lookup_kind
-    from spctl.config_cmds import remote
-    from spctl.status_cmds import fetch
-
-    info = lookup_kind(word)
-    assert info is not None
-    path = f"/api/declarative/objects/{info.plural}/{quote(name, safe='')}"
-    obj = remote(t, "GET", path, missing_ok=True)
-    if obj is None or word not in ("hub", "volume"):
-        return obj, None
-    sites = fetch(t, "/api/status", lambda tx: None, {})
-    return obj, next((s for s in sites if s["site"] == name), None)
+    found = tracker.objects(info, name)
+    if not found or word not in ("hub", "volume"):
+        return (found[0] if found else None), None
+    return found[0], next((s for s in tracker.status() if s["site"] == name), None)
 
 
 def describe_object(word: str, name: str, db: str | None, server: str | None, output: str) -> None:
-    t = target(db, server)
-    obj, site = (_remote if t.remote else _local)(t, word, name)
+    obj, site = _object_and_site(connect(db, server), word, name)
     if obj is None:
         fail(f'{word} "{name}" not found', 1)
     if output in ("json", "yaml"):

@@ -13,12 +13,13 @@ from typing import Any
 
 import typer
 
+from reconciler.core.humanize import eta_text, human_bytes
 from reconciler.services import applier
-from reconciler.services.impact import Impact, impact_from_json, parse_size, table
+from reconciler.services.impact import Amount, Impact, SiteImpact, impact_from_json, parse_size
 from reconciler.services.manifests import Manifest
-from reconciler.services.status import human_bytes
 from reconciler.store import Store
-from spctl.common import fail, print_json
+from spctl.common import check_output, fail, print_json
+from spctl.table import render
 
 EXIT_OVER_MAX_BYTES = 3
 
@@ -31,8 +32,7 @@ class Request:
 
     @classmethod
     def parse(cls, *, impact: bool, max_bytes: str | None, output: str) -> Request:
-        if output not in ("text", "json"):
-            fail(f'unknown output format "{output}": use text or json')
+        check_output(output, ("text", "json"))
         try:
             limit = parse_size(max_bytes) if max_bytes is not None else None
         except ValueError as exc:
@@ -78,7 +78,7 @@ def show(result: DiffResult, request: Request) -> int:
         for item in result.objects:
             typer.echo(item["diff"], nl=False)
         if impact is not None:
-            typer.echo(("\n" if result.objects else "") + table(impact), nl=False)
+            typer.echo(("\n" if result.objects else "") + impact_table(impact), nl=False)
     for site in (s for s in impact.sites if s.site in over) if impact else ():
         size = site.newly_wanted.bytes
         typer.echo(
@@ -89,3 +89,33 @@ def show(result: DiffResult, request: Request) -> int:
     if over:
         return EXIT_OVER_MAX_BYTES
     return 1 if result.objects else 0
+
+
+def _amount(amount: Amount) -> str:
+    if not amount.files:
+        return "0"
+    return f"{amount.files:,} ({human_bytes(amount.bytes)})"
+
+
+def _priority(s: SiteImpact) -> str:
+    if not s.priority_changes.files:
+        return "0"
+    return f"{s.priority_up.files:,} up, {s.priority_down.files:,} down"
+
+
+def impact_table(impact: Impact) -> str:
+    """One line per affected site, and the footnote on files no longer wanted."""
+    if not impact.sites:
+        return "No change to what any site receives.\n"
+    rows = [
+        [s.site, _amount(s.newly_wanted), _amount(s.no_longer_wanted), _priority(s),
+         eta_text(s.eta_seconds) if s.newly_wanted.files else "-"]
+        for s in impact.sites
+    ]  # fmt: skip
+    head = ["SITE", "NEWLY WANTED", "NO LONGER WANTED", "PRIORITY CHANGES", "ETA"]
+    notes = ["Newly wanted: to be sent (missing or outdated there); ETA at the site's measured "
+             "throughput."]  # fmt: skip
+    if any(s.no_longer_wanted.files for s in impact.sites):
+        notes.append("No longer wanted: not delivered any more; copies already there are kept, "
+                     "never deleted.")  # fmt: skip
+    return render(head, rows) + "\n\n" + "\n".join(notes) + "\n"

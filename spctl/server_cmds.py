@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from spctl.common import DbOpt, ServerOpt, clean_errors, fail
+from spctl.tracker import store_only
 
 if TYPE_CHECKING:
     from api.settings import Settings
@@ -70,8 +71,7 @@ def serve(
     from api.app import create_app
     from api.settings import Settings
 
-    if server:
-        fail("serve runs a tracker on a store (--db); --server names a remote tracker")
+    store_only(server, "serve")
     if max_body is not None and max_body <= 0:
         fail("--max-body must be a positive number of bytes")
     if max_doc is not None and max_doc <= 0:
@@ -103,9 +103,9 @@ def serve_processes(
     """N uvicorn processes on one socket; the store is migrated and `admin` made here, once."""
     import uvicorn
 
-    from api.auth import Passwords
     from api.processes import shared_state
     from api.users import ensure_admin
+    from reconciler.core.passwords import Passwords
     from reconciler.store import Store
 
     store = Store.open(settings.db_url)
@@ -143,8 +143,7 @@ def upgrade(db: DbOpt = None, server: ServerOpt = None) -> None:
     """Migrate the store to the newest schema (a new store is created and migrated)."""
     from reconciler.store import engine as engines
 
-    if server:
-        fail("db upgrade works on a store (--db), not on a remote tracker")
+    store_only(server, "db upgrade")
     url = db or engines.default_db_url()
     engine = engines.make_engine(url)
     try:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from spctl.common import DbOpt, ServerOpt, clean_errors, fail
+from spctl.tracker import store_only
 
 if TYPE_CHECKING:  # imported where used: `spctl get` and `--help` need none of them
     from reconciler.jobs.scan import ScanReport
@@ -55,11 +56,6 @@ def _logging(level: str) -> None:
     # their INFO lines are per job run or per migration step: noise next to ours
     for chatty in ("apscheduler", "alembic", "paramiko", "invoke", "fabric"):
         logging.getLogger(chatty).setLevel(max(value, logging.WARNING))
-
-
-def _local_only(server: str | None, command: str) -> None:
-    if server:
-        fail(f"{command} works on a store (--db), not through --server")
 
 
 def _wait_for_signal() -> None:
@@ -137,7 +133,7 @@ def register(app: typer.Typer) -> None:
         from reconciler.jobs.scheduler import open_session, scanned_volumes
         from reconciler.store import Store
 
-        _local_only(server, "scan")
+        store_only(server, "scan")
         if (confirm_deletions or adopt) and not volumes:
             fail("--confirm-deletions and --adopt need the VOLUME names")
         _logging(log_level)
@@ -183,7 +179,7 @@ def register(app: typer.Typer) -> None:
         from reconciler.jobs.scheduler import Scheduler, open_session, reconcile_once
         from reconciler.store import Store
 
-        _local_only(server, "reconcile")
+        store_only(server, "reconcile")
         _logging(log_level)
         store = Store.open(db)
         metrics = _metrics_for(store)
@@ -220,7 +216,7 @@ def register(app: typer.Typer) -> None:
         server: ServerOpt = None,
     ) -> None:
         """The embedded default: the tracker API and the reconciler in one process."""
-        _local_only(server, "run")
+        store_only(server, "run")
         _logging(log_level)
         listener = _listen(host, port)  # before anything starts: a busy port fails here
         import uvicorn

@@ -1,18 +1,14 @@
 """`spctl publish`, `lock`, `unlock` and `login`: the tracker's dam operations from a shell.
 
-With `--server` they call the tracker through `api.client.Client` (token from `spctl login`
-or `SPCTL_TOKEN`); with `--db` they run the same `api.dam` functions on the store, as the
-local user (admin rights: whoever can open the store file can change it anyway).
+Through `spctl.tracker`: with `--server` the tracker's routes (token from `spctl login` or
+`SPCTL_TOKEN`); with `--db` the same `api.dam` functions on the store, as the local user
+(admin rights: whoever can open the store file can change it anyway).
 Author of what they write: with `--server` the signed-in tracker user (the token's); on a
 store, `SPCTL_AUTHOR` when set, else the login name of the account running spctl.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
-import sys
-import time
 from typing import Annotated, Any
 
 import typer
@@ -21,47 +17,16 @@ from spctl.common import (
     DbOpt,
     OutputOpt,
     ServerOpt,
-    Target,
+    check_output,
     clean_errors,
     fail,
-    print_json,
+    print_output,
     save_token,
-    target,
 )
+from spctl.passwords import read_password
+from spctl.tracker import connect
 
 PathArg = Annotated[str, typer.Argument(help="Tracked file path, e.g. /shots/s01/a.exr")]
-
-
-def _local_user() -> Any:
-    from api.deps import User, UserClass
-
-    try:
-        name = os.environ.get("SPCTL_AUTHOR") or getpass.getuser()
-    except (KeyError, OSError):
-        name = "spctl"
-    return User(username=name, cls=UserClass.ADMIN, doc={"_id": f"@{name}", "username": name})
-
-
-def _run(t: Target, remote: str, local: str, body: Any) -> Any:
-    """One dam operation, remote (client method `remote`) or local (`api.dam.<local>`)."""
-    from api import dam
-    from api.auth import Passwords
-    from api.client import ApiError
-    from api.errors import ApiFailure
-    from api.service import Context
-
-    if t.remote:
-        try:
-            return getattr(t.client(), remote)(body)
-        except ApiError as exc:
-            fail(exc.message, 1 if exc.status in (404, 409) else 2)
-    ctx = Context(user=_local_user(), now=int(time.time() * 1000), passwords=Passwords())
-    with t.store() as store:
-        try:
-            with store.write() as tx:
-                return getattr(dam, local)(tx, ctx, body).body
-        except ApiFailure as exc:
-            fail(exc.message, 1 if exc.status in (404, 409) else 2)
 
 
 @clean_errors
@@ -79,12 +44,13 @@ def publish(
     Its author is the signed-in tracker user with --server; on a store, $SPCTL_AUTHOR or
     your login name.
     """
+    check_output(output)
     body: dict[str, Any] = {"_id": path, "origin": origin, "comment": comment}
     if priority is not None:
         body["sync_priority"] = priority
-    reply = _run(target(db, server), "publish", "publish", body)
-    if output == "json":
-        print_json(reply)
+    reply = connect(db, server).publish(body)
+    if output != "table":
+        print_output(reply, output)
     else:
         typer.echo(f"published {path} (origin {origin})")
 
@@ -92,22 +58,14 @@ def publish(
 @clean_errors
 def lock(path: PathArg, db: DbOpt = None, server: ServerOpt = None) -> None:
     """Lock a file for yourself (fails if someone else holds the lock)."""
-    t = target(db, server)
-    if t.remote and not t.client().lock(path):
-        fail(f"{path} is locked by someone else", 1)
-    if not t.remote:
-        _run(t, "lock", "lock", path)
+    connect(db, server).lock(path)
     typer.echo(f"locked {path}")
 
 
 @clean_errors
 def unlock(path: PathArg, db: DbOpt = None, server: ServerOpt = None) -> None:
     """Release your lock (admins may clear anyone's)."""
-    t = target(db, server)
-    if t.remote and not t.client().unlock(path):
-        fail(f"{path} is not locked, or locked by someone else", 1)
-    if not t.remote:
-        _run(t, "unlock", "unlock", path)
+    connect(db, server).unlock(path)
     typer.echo(f"unlocked {path}")
 
 
@@ -125,12 +83,7 @@ def login(
     """Sign in to a tracker and keep the token for the next `--server` commands."""
     from api.client import ApiError, Client
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True)
-    if not password:
-        fail("an empty password was given")
+    password = read_password(from_stdin=password_stdin)
     base = server.rstrip("/")
     with Client(base) as client:
         try:

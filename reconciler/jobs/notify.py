@@ -39,9 +39,10 @@ from typing import Any
 from reconciler.core.clock import now_ms
 from reconciler.core.config import SyncConfig
 from reconciler.core.domain import Direction, error_key, last_attempt_key
+from reconciler.core.humanize import iso_time
 from reconciler.core.kinds import GlobalParameters
 from reconciler.jobs.runtime import Runtime
-from reconciler.services.status import exit_code_text, iso_time, ms_value, reachable
+from reconciler.services.status import exit_code_text, ms_value, reachable
 from reconciler.store import Tx
 from reconciler.store.queue import failed_since
 

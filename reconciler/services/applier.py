@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING
 from reconciler.core.config import SyncConfig
 from reconciler.core.domain import VOLUME_PREFIX, NodeKind
 from reconciler.core.kinds import Kind, KindInfo, kind_of_id
+from reconciler.core.passwords import Passwords
 from reconciler.services.declarative import (
     Action,
-    Argon2Passwords,
     Change,
     Doc,
-    Passwords,
     diff_text,
     live_objects,
     plan,
@@ -80,7 +79,7 @@ def _plan(
         prune=prune,
         now=now,
         author=author,
-        passwords=passwords or Argon2Passwords(),
+        passwords=passwords or Passwords(),
     )
     return list(result.changes), owned, result.owned
 

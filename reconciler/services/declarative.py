@@ -10,19 +10,17 @@ through `effective_spec`, so what `get` shows is exactly what `apply` compares.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import hmac
 from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-import argon2
 import yaml
 
 from reconciler.core.domain import NodeKind
 from reconciler.core.kinds import Kind, KindInfo, kind_of_id
 from reconciler.core.manifest_schema import API_VERSION
+from reconciler.core.passwords import Passwords
 from reconciler.services.manifests import Manifest, ManifestError, check_references
 
 Doc = dict[str, Any]
@@ -53,39 +51,6 @@ class Plan:
     @property
     def writes(self) -> list[Doc]:
         return [c.after for c in self.changes if c.after is not None]
-
-    @property
-    def deletes(self) -> list[str]:
-        return [c.doc_id for c in self.changes if c.action is Action.PRUNED]
-
-
-class Passwords(Protocol):
-    def verify(self, stored: str, plain: str) -> bool: ...
-    def hash(self, plain: str) -> str: ...
-
-
-class Argon2Passwords:
-    """argon2id for new hashes; verifies argon2 and the legacy md5/sha1 hex digests."""
-
-    def __init__(self, hasher: argon2.PasswordHasher | None = None) -> None:
-        self._hasher = hasher or argon2.PasswordHasher()  # tests inject a cheap cost
-
-    def verify(self, stored: str, plain: str) -> bool:
-        if stored.startswith("$argon2"):
-            try:
-                return self._hasher.verify(stored, plain)
-            except argon2.exceptions.VerificationError:
-                return False
-            except argon2.exceptions.InvalidHashError:
-                return False
-        algo = {32: "md5", 40: "sha1"}.get(len(stored))
-        if algo is None:
-            return False
-        digest = hashlib.new(algo, plain.encode()).hexdigest()
-        return hmac.compare_digest(digest, stored.lower())
-
-    def hash(self, plain: str) -> str:
-        return self._hasher.hash(plain)
 
 
 # ---- shapes ---------------------------------------------------------------------------

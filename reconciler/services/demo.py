@@ -12,16 +12,16 @@ exactly as `spctl apply -f manifests/demo` would.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.core.clock import now_ms
 from reconciler.core.kinds import Kind
+from reconciler.core.passwords import generate_password
 from reconciler.core.urls import parse_url
 from reconciler.services.applier import apply
-from reconciler.services.manifests import load, read_path
+from reconciler.services.manifests import load, password_variables
 from reconciler.store import Store
 from reconciler.store.private_files import private_dir, write_private
 
@@ -44,19 +44,6 @@ class DemoSetup:
     credentials: Mapping[str, str]  # user name -> password (those the demo generated)
 
 
-def _password_vars(manifests_dir: Path) -> dict[str, str]:
-    """`passwordFromEnv` variable -> user name, read from the raw documents."""
-    out: dict[str, str] = {}
-    for raw in read_path(manifests_dir):
-        body = raw.body if isinstance(raw.body, dict) else {}
-        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-        var = spec.get("passwordFromEnv") if spec else None
-        name = (body.get("metadata") or {}).get("name")
-        if body.get("kind") == Kind.USER.value and isinstance(var, str):
-            out[var] = str(name)
-    return out
-
-
 def _credentials(home: Path, manifests_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
     """Env values for the users' passwords: the environment's, else kept generated ones."""
     path = home / "demo" / "credentials.json"
@@ -65,11 +52,11 @@ def _credentials(home: Path, manifests_dir: Path, env: Mapping[str, str]) -> dic
     except (OSError, ValueError):
         kept = {}
     values: dict[str, str] = {}
-    for var, user in _password_vars(manifests_dir).items():
+    for var, user in password_variables(manifests_dir).items():
         if env.get(var):
             values[var] = env[var]
         else:
-            values[var] = kept.get(user) or secrets.token_urlsafe(12)
+            values[var] = kept.get(user) or generate_password()
             kept[user] = values[var]
     if kept:
         private_dir(private_dir(home) / "demo")  # the data directory: 0700 when created here
@@ -94,7 +81,7 @@ def setup_demo(
     outcomes = apply(store, manifests, dry_run=False, prune=False, now=now_ms(), author=DEMO_AUTHOR)
     users = {
         user: passwords[var]
-        for var, user in _password_vars(manifests_dir).items()
+        for var, user in password_variables(manifests_dir).items()
         if not env.get(var)
     }
     return DemoSetup(tuple(o.line(False) for o in outcomes), folders, users)

@@ -23,12 +23,11 @@ from reconciler.core.domain import (
     synced_key,
     syncing_key,
 )
+from reconciler.core.humanize import human_bytes, iso_time
 from reconciler.core.planning import QueueItem
 from reconciler.services.status import (
     NotFound,
     exit_code_text,
-    human_bytes,
-    iso_time,
     load_file,
     ms_value,
     reachable,

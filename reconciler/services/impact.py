@@ -25,7 +25,6 @@ from reconciler.core.config import SyncConfig, SyncTarget
 from reconciler.core.desired import SiteRow, file_size, site_rows
 from reconciler.core.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY, sync_key, synced_key
 from reconciler.core.patterns import any_matcher, literal_prefix
-from reconciler.services.status import human_bytes
 
 
 @dataclass(frozen=True)
@@ -294,57 +293,6 @@ def throughput(volume: Mapping[str, Any] | None) -> float | None:
     sent = _number(volume.get(RECEIVED_BYTES_KEY))
     seconds = _number(volume.get(RECEPTION_SECONDS_KEY))
     return sent / seconds if sent and seconds and sent > 0 and seconds > 0 else None
-
-
-# ---- output -------------------------------------------------------------------------------
-
-
-def eta_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes = max(1, round(seconds / 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"~{days}d{hours}h"
-    return f"~{hours}h{mins:02d}m" if hours else f"~{mins}m"
-
-
-def _cell(amount: Amount) -> str:
-    if not amount.files:
-        return "0"
-    return f"{amount.files:,} ({human_bytes(amount.bytes)})"
-
-
-def table(impact: Impact) -> str:
-    """One line per affected site, and the footnote on files no longer wanted."""
-    if not impact.sites:
-        return "No change to what any site receives.\n"
-    head = ("SITE", "NEWLY WANTED", "NO LONGER WANTED", "PRIORITY CHANGES", "ETA")
-    rows = [head] + [
-        (
-            s.site,
-            _cell(s.newly_wanted),
-            _cell(s.no_longer_wanted),
-            _priority_cell(s),
-            eta_text(s.eta_seconds) if s.newly_wanted.files else "-",
-        )
-        for s in impact.sites
-    ]
-    widths = [max(len(r[i]) for r in rows) + 4 for i in range(len(head) - 1)]
-    lines = ["".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + r[-1] for r in rows]
-    notes = ["Newly wanted: to be sent (missing or outdated there); ETA at the site's measured "
-             "throughput."]  # fmt: skip
-    if any(s.no_longer_wanted.files for s in impact.sites):
-        notes.append("No longer wanted: not delivered any more; copies already there are kept, "
-                     "never deleted.")  # fmt: skip
-    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
-
-
-def _priority_cell(s: SiteImpact) -> str:
-    if not s.priority_changes.files:
-        return "0"
-    return f"{s.priority_up.files:,} up, {s.priority_down.files:,} down"
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?B?)\s*$", re.IGNORECASE)

@@ -283,6 +283,20 @@ def parse_document(
     return Manifest(info.kind, name, spec, raw.source, document, password, tuple(warnings))
 
 
+def password_variables(path: Path) -> dict[str, str]:
+    """`passwordFromEnv` variable -> user name of the User manifests under `path`, read from
+    the raw documents (before their variables are set: the demo sets them from this)."""
+    out: dict[str, str] = {}
+    for raw in read_path(path):
+        body = raw.body if isinstance(raw.body, dict) else {}
+        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+        var = spec.get("passwordFromEnv") if spec else None
+        name = (body.get("metadata") or {}).get("name")
+        if body.get("kind") == Kind.USER.value and isinstance(var, str):
+            out[var] = str(name)
+    return out
+
+
 def parse_documents(
     raws: Iterable[RawDocument],
     *,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.core.config import SyncConfig
@@ -74,35 +73,6 @@ EXIT_CODES = {
 
 def exit_code_text(code: int) -> str:
     return EXIT_CODES.get(code, "unknown error")
-
-
-def iso_time(ms: int | None) -> str:
-    if ms is None:
-        return "-"
-    try:
-        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    except (ValueError, OverflowError, OSError):  # a document's time beyond year 9999
-        return f"{ms} ms"
-
-
-def human_bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
-
-
-def human_age(ms: int | None, now: int) -> str:
-    """`5m ago` style; `-` when unknown."""
-    if ms is None:
-        return "-"
-    seconds = max(0, (now - ms) // 1000)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
 
 
 def ms_value(doc: Mapping[str, Any], key: str) -> int | None:

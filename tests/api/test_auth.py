@@ -238,7 +238,7 @@ def test_first_start_creates_admin_once(
     api = make_api()
     assert api.sign_in("admin", ADMIN_PASSWORD)
     settings = Settings(db_url=api.settings.db_url, secret="s", admin_password=None)
-    from api.auth import Passwords
+    from reconciler.core.passwords import Passwords
 
     assert ensure_admin(api.store, settings, Passwords(FAST_HASHER)) is None  # users exist
     with api.store.write() as tx:

@@ -59,6 +59,10 @@ def test_publish_lock_unlock_on_a_store(store_url: str) -> None:
     assert code == 1 and err.startswith("error: Publish error: Conflict")
     code, _, err = spctl("publish", "/a/../b", "--origin", "paris", "--db", store_url)
     assert code == 2 and "'..'" in err and "Traceback" not in err
+    code, _, err = spctl("publish", "/b.exr", "--origin", "paris", "-o", "xml", "--db", store_url)
+    assert code == 2 and err == 'error: unknown output format "xml": use table, json or yaml\n'
+    code, out, _ = spctl("publish", "/b.exr", "--origin", "paris", "-o", "yaml", "--db", store_url)
+    assert code == 0 and out.startswith("- /b.exr\n")  # the reply, as YAML
     assert spctl("lock", "/shots/a.exr", "--db", store_url)[:2] == (0, "locked /shots/a.exr\n")
     assert spctl("unlock", "/shots/a.exr", "--db", store_url)[0] == 0
     code, _, err = spctl("unlock", "/shots/a.exr", "--db", store_url)

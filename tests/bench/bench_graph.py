@@ -86,9 +86,9 @@ def median_ms(action: Callable[[], object], runs: int) -> float:
 
 
 def measure(url: str, runs: int) -> None:
-    from api.auth import Passwords
     from api.deps import User, UserClass
     from api.service import Context, graph
+    from reconciler.core.passwords import Passwords
     from reconciler.store import Store
     from reconciler.store.query import Predicates
     from reconciler.store.schema import nodes

@@ -29,8 +29,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from reconciler.core.passwords import Passwords
 from reconciler.services import applier
-from reconciler.services.declarative import Argon2Passwords
 from reconciler.services.manifests import Manifest, load
 from reconciler.store import Store
 from reconciler.store.bulk import insert_new_files
@@ -130,7 +130,7 @@ def file_doc(i: int) -> dict[str, Any]:
 def build(store: Store, directory: Path) -> None:
     start = time.monotonic()
     applier.apply(store, tree(directory, "base"), dry_run=False, prune=False, now=T0,
-                  author="bench", passwords=Argon2Passwords())  # fmt: skip
+                  author="bench", passwords=Passwords())  # fmt: skip
     for first in range(0, FILES, BATCH):
         with store.write() as tx:
             insert_new_files(tx, [file_doc(i) for i in range(first, min(FILES, first + BATCH))])

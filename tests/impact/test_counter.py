@@ -15,6 +15,7 @@ import pytest
 from reconciler.core.config import SyncConfig
 from reconciler.core.desired import site_rows
 from reconciler.core.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY, Direction
+from reconciler.core.humanize import eta_text
 from reconciler.core.patterns import any_match, any_matcher, compile_glob, literal_prefix
 from reconciler.core.planning import volume_status
 from reconciler.services.impact import (
@@ -22,13 +23,12 @@ from reconciler.services.impact import (
     Impact,
     ImpactCounter,
     SiteImpact,
-    eta_text,
     impact_from_json,
     parse_size,
     scope,
-    table,
     throughput,
 )
+from spctl.diff_view import impact_table
 
 SITES = ["paris", "london", "tokyo"]
 FOLDERS = ["/renders", "/assets", "/comp", "/renders2", "/a", "/cache"]
@@ -195,12 +195,12 @@ def test_table_and_json_round_trip() -> None:
                         throughput=1.2 * 1024**4 / (3 * 3600 + 600))  # fmt: skip
     montreal = SiteImpact("montreal", no_longer_wanted=Amount(412, int(3.4 * 1024**3)))
     impact = Impact((london, montreal), evaluated=20000)
-    assert table(impact).splitlines()[:3] == [
-        "SITE        NEWLY WANTED        NO LONGER WANTED    PRIORITY CHANGES    ETA",
-        "london      12,345 (1.2 TiB)    0                   0                   ~3h10m",
-        "montreal    0                   412 (3.4 GiB)       0                   -",
+    assert impact_table(impact).splitlines()[:3] == [
+        "SITE       NEWLY WANTED       NO LONGER WANTED   PRIORITY CHANGES   ETA",
+        "london     12,345 (1.2 TiB)   0                  0                  ~3h10m",
+        "montreal   0                  412 (3.4 GiB)      0                  -",
     ]
-    assert "never deleted" in table(impact)
+    assert "never deleted" in impact_table(impact)
     assert impact_from_json(impact.json()) == impact
     assert impact.over(1024**4) == ["london"]
     assert (

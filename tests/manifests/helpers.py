@@ -9,14 +9,14 @@ from typing import Any
 import argon2
 import sqlalchemy as sa
 
+from reconciler.core.passwords import Passwords
 from reconciler.services import applier
-from reconciler.services.declarative import Argon2Passwords
 from reconciler.services.manifests import Manifest, load
 from reconciler.store import Store
 from reconciler.store.schema import applied, file_sites, nodes
 
 # Real argon2id, at a cost that keeps the suite fast.
-CHEAP = Argon2Passwords(argon2.PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+CHEAP = Passwords(argon2.PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
 ENV = {"SPCTL_TEST_PASSWORD": "s3cret", "SPCTL_TEST_OTHER": "other"}
 VARIABLES = {"SPCTL_HOME": "/data/home"}
 V = "apiVersion: syncplanet.io/v1\n"

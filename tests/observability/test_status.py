@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.core.humanize import human_age, human_bytes
 from reconciler.services.status import (
     BadRequest,
     NotFound,
     describe_file,
-    human_age,
-    human_bytes,
     listdown,
     listup,
     reachable,
