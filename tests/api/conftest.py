@@ -8,22 +8,18 @@ one with other settings (authorMode, create_returns_obj, a small body limit).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
 from reconciler.store import Store
+from tests.support.servers import serving
 
 ADMIN_PASSWORD = "admin-secret"
 # Cheap argon2id parameters: the algorithm and the code paths are the real ones.
@@ -86,33 +82,6 @@ def make_api(store_url: str) -> Iterator[MakeApi]:
 @pytest.fixture
 def api(make_api: MakeApi) -> Api:
     return make_api()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run `app` in a real uvicorn server on a free port (a thread); yield its URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

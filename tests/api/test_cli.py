@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +12,9 @@ from typer.testing import CliRunner
 
 from reconciler.store import Store
 from spctl import app
-from tests.api.conftest import ADMIN_PASSWORD, free_port
+from tests.api.conftest import ADMIN_PASSWORD
+from tests.support.servers import free_port, server_process
+from tests.support.spctl import SPCTL
 
 runner = CliRunner()
 
@@ -103,39 +101,14 @@ def test_serve_creates_the_admin_once_and_answers(tmp_path: Path) -> None:
     env = {**os.environ, "SPCTL_HOME": str(tmp_path / "home"), "SPCTL_SECRET": "x"}
     env.pop("SPCTL_ADMIN_PASSWORD", None)
     env.pop("SPCTL_DB", None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from spctl import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
+    command = [*SPCTL, "serve", "--port", str(port), "--log-level", "warning"]
+    with server_process(
+        command, port=port, logs=tmp_path, name="serve", env=env, merge_output=False
+    ) as server:
+        line = server.stderr().partition("\n")[0]
         match = re.search(r"user 'admin' with password (\S+)", line)
         assert match, line
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
         signed = httpx.post(
-            url + "/api/signIn", json={"username": "admin", "password": match.group(1)}
+            server.url + "/api/signIn", json={"username": "admin", "password": match.group(1)}
         )
         assert signed.status_code == 200
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
-        if proc.stderr:
-            proc.stderr.close()

@@ -29,7 +29,8 @@ from api.app import create_app
 from api.settings import Settings
 from reconciler.store import Store
 from tests.api import fuzz_hooks
-from tests.api.conftest import ADMIN_PASSWORD, FAST_HASHER, serving
+from tests.api.conftest import ADMIN_PASSWORD, FAST_HASHER
+from tests.support.servers import serving
 
 EXAMPLES = int(os.environ.get("SPCTL_FUZZ_EXAMPLES") or 25)
 # Unset: Schemathesis' deterministic mode (the same requests every run). A seed explores

@@ -4,8 +4,6 @@ statement time limit, and a many-valued `$in` on large documents; both stores.""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,9 @@ from typer.testing import CliRunner
 from api.settings import Settings
 from reconciler.store.search import MAX_BRANCHES, MAX_DEPTH, MAX_IN_VALUES, MAX_TEXT_TERMS
 from spctl import app as cli_app
-from tests.api.conftest import ADMIN_PASSWORD, Api, MakeApi, free_port
+from tests.api.conftest import ADMIN_PASSWORD, Api, MakeApi
+from tests.support.servers import free_port, server_process
+from tests.support.spctl import SPCTL
 
 SMALL_DOC = 2000  # bytes: a small SPCTL_MAX_DOC keeps these tests light
 
@@ -262,23 +262,11 @@ def test_spctl_serve_takes_max_doc_and_query_timeout(tmp_path: Path) -> None:
     env = {**os.environ, "SPCTL_HOME": str(tmp_path / "home"), "SPCTL_SECRET": "x"}
     env["SPCTL_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     env.pop("SPCTL_DB", None)
-    command = "from spctl import main; main()"
     args = ["serve", "--port", str(port), "--max-doc", "3000", "--query-timeout", "2"]
-    proc = subprocess.Popen([sys.executable, "-c", command, *args], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(400):
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with server_process([*SPCTL, *args], port=port, logs=tmp_path, env=env) as server:
         login = {"username": "admin", "password": ADMIN_PASSWORD}
-        token = httpx.post(url + "/api/signIn", json=login).json()["token"]
+        token = httpx.post(server.url + "/api/signIn", json=login).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         big = {"_id": "/big", "blob": "b" * 4000}
-        reply = httpx.post(url + "/api/create/", json=big, headers=headers)
+        reply = httpx.post(server.url + "/api/create/", json=big, headers=headers)
         assert reply.status_code == 413 and "limit of 3000 bytes" in reply.text
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

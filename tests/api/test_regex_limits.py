@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -22,7 +21,8 @@ import httpx
 import pytest
 
 from reconciler.store import Store
-from tests.api.conftest import ADMIN_PASSWORD, Api, free_port
+from tests.api.conftest import ADMIN_PASSWORD, Api
+from tests.support.servers import free_port, server_process
 
 EVIL = "^rsyn(.|.|.)*X$"
 SERVER = """
@@ -53,33 +53,14 @@ def server(store_url: str, tmp_path: Path) -> Iterator[str]:
     """A tracker in a child process on the seeded store; its URL."""
     _seed_long_ids(store_url)
     port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
+    with server_process(
         [sys.executable, "-c", SERVER, store_url, str(port), ADMIN_PASSWORD],
+        port=port,
+        logs=tmp_path,
         cwd=Path(__file__).resolve().parents[2],
         env={**os.environ, "SPCTL_HOME": str(tmp_path / "home")},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the tracker did not start")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+    ) as server:
+        yield server.url
 
 
 def _token(url: str) -> dict[str, str]:

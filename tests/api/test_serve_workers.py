@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +23,8 @@ from prometheus_client.mmap_dict import MmapedDict
 
 from reconciler.store import Store
 from tests.observability.seed import seed
+from tests.support.servers import free_port, server_process, url_of
 from tests.support.spctl import SPCTL
-from tests.support.sshd import free_port
 
 PASSWORD = "workers-admin-pw"
 REQUESTS = 300
@@ -67,28 +65,16 @@ def serve_workers(tmp_path: Path, db_url: str) -> Iterator[Server]:
     env.pop("SPCTL_SECRET", None)  # the kept secret, drawn by the parent, must be shared
     env.pop(MULTIPROC := "PROMETHEUS_MULTIPROC_DIR", None)
     assert MULTIPROC not in env
-    log = tmp_path / "serve.log"
     command = [*SPCTL, "serve", "--port", str(port), "--db", db_url, "--log-level", "warning"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", tmp)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if server.request("GET", "/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+    server = Server(url_of(port), tmp)
+
+    def healthy() -> bool:  # counted with the test's own requests
+        return server.request("GET", "/healthz").status_code == 200
+
+    with server_process(command, port=port, logs=tmp_path, env=env, probe=healthy) as process:
         yield server
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     assert not list(tmp.glob("spctl-serve-*")), "the private metrics directory was left"
-    assert "Traceback" not in log.read_text(), log.read_text()
+    assert "Traceback" not in process.output(), process.output()
 
 
 def answered_per_process(metrics_dir: Path) -> dict[int, float]:

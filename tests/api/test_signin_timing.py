@@ -25,7 +25,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from reconciler.store import Store
-from tests.api.conftest import ADMIN_PASSWORD, serving
+from tests.api.conftest import ADMIN_PASSWORD
+from tests.support.servers import serving
 
 COSTLY_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 

@@ -30,18 +30,6 @@ def write_sized(path: Path, size: int, block: bytes) -> None:
             left -= len(block)
 
 
-def wait_healthy(base: str, *, tries: int = 600) -> None:
-    """Wait (up to `tries` x 0.1 s) until the tracker at `base` answers `/healthz` with 200."""
-    import httpx  # only the benches that start a tracker need it
-
-    for _ in range(tries):
-        try:
-            if httpx.get(base + "/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-
-
 def median_seconds(func: Callable[[], object], rounds: int, *, warm_up: bool = False) -> float:
     """Median wall time of `rounds` calls of `func` (after one untimed call with `warm_up`)."""
     if warm_up:

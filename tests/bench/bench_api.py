@@ -21,7 +21,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from tests.bench import scaled, wait_healthy
+from tests.bench import scaled
+from tests.support.servers import free_port, server_process
 
 SITES = [
     "hub",
@@ -182,23 +182,15 @@ def serve(url: str, port: int) -> None:
 
 
 @contextmanager
-def server_process(url: str) -> Iterator[str]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.bench.bench_api", "serve", url, str(port)],
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def api_server(url: str) -> Iterator[str]:
+    """`serve` above in a child process on a free port, ready; its URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.bench.bench_api", "serve", url, str(port)]
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-api-serve-") as logs,
+        server_process(argv, port=port, logs=Path(logs)) as server,
+    ):
+        yield server.url
 
 
 async def _worker(
@@ -287,7 +279,7 @@ def bench_store(label: str, url: str, files: int, sites: list[str]) -> None:
         print(f"  {name:<45} {ms:8.1f} ms  ({n} rows)  [{verdict} vs 50 ms]")
     seconds = float(os.environ.get("BENCH_SECONDS") or 3)
     conns = env_int("BENCH_CONNS", 8)
-    with server_process(url) as base:
+    with api_server(url) as base:
         port = int(base.rsplit(":", 1)[1])
         signed = httpx.post(base + "/api/signIn", json={"username": "admin", "password": PASSWORD})
         token = signed.json()["token"]

@@ -30,11 +30,12 @@ import httpx
 import sqlalchemy as sa
 
 from reconciler.store import Store
-from tests.bench import scaled, wait_healthy
+from tests.bench import scaled
 from tests.bench.bench_api import load, request_bytes
 from tests.support.pg import scratch_database
+from tests.support.servers import free_port, server_process
 from tests.support.spctl import SPCTL
-from tests.support.sshd import SshKeys, SshSite, free_port
+from tests.support.sshd import SshKeys, SshSite
 
 WORKERS = (1, 2, 4)
 PASSWORD = "bench-admin-pw"
@@ -167,42 +168,27 @@ def run_round(
 
 def read_rps(url: str, ids: list[str], processes: int) -> float:
     port = free_port()
-    env = {
-        **os.environ,
-        "SPCTL_SECRET": "bench-secret-" + "x" * 32,
-        "SPCTL_ADMIN_PASSWORD": PASSWORD,
-        "SPCTL_HOME": tempfile.mkdtemp(),
-    }
-    argv = [
-        *SPCTL,
-        "serve",
-        "--db",
-        url,
-        "--port",
-        str(port),
-        "--workers",
-        str(processes),
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base)
-        token = httpx.post(
-            base + "/api/signIn", json={"username": "admin", "password": PASSWORD}
-        ).json()["token"]
-        reads = [request_bytes("/api/read/" + random.choice(ids), token) for _ in range(5000)]
-        pick = iter(range(10**9))
-        conns = int(os.environ.get("BENCH_CONNS") or 16)
-        load(port, lambda: reads[next(pick) % len(reads)], 1, conns)  # warm-up
-        seconds = float(os.environ.get("BENCH_SECONDS") or 4)
-        return max(
-            load(port, lambda: reads[next(pick) % len(reads)], seconds, conns) for _ in range(2)
-        )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    argv = [*SPCTL, "serve", "--db", url, "--port", str(port), "--workers", str(processes),
+            "--log-level", "warning"]  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-scaleout-serve-") as tmp:
+        env = {
+            **os.environ,
+            "SPCTL_SECRET": "bench-secret-" + "x" * 32,
+            "SPCTL_ADMIN_PASSWORD": PASSWORD,
+            "SPCTL_HOME": str(Path(tmp) / "home"),
+        }
+        with server_process(argv, port=port, logs=Path(tmp), env=env) as server:
+            token = httpx.post(
+                server.url + "/api/signIn", json={"username": "admin", "password": PASSWORD}
+            ).json()["token"]
+            reads = [request_bytes("/api/read/" + random.choice(ids), token) for _ in range(5000)]
+            pick = iter(range(10**9))
+            conns = int(os.environ.get("BENCH_CONNS") or 16)
+            load(port, lambda: reads[next(pick) % len(reads)], 1, conns)  # warm-up
+            seconds = float(os.environ.get("BENCH_SECONDS") or 4)
+            return max(
+                load(port, lambda: reads[next(pick) % len(reads)], seconds, conns) for _ in range(2)
+            )
 
 
 def report(results: list[dict[str, Any]]) -> None:

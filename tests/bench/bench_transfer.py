@@ -44,7 +44,8 @@ import httpx
 from reconciler.core.domain import synced_key
 from reconciler.store import Store
 from tests.bench import scale, scaled, write_sized
-from tests.support.sshd import SshKeys, SshSite, client_options, free_port
+from tests.support.servers import ServerProcess, free_port, start_process
+from tests.support.sshd import SshKeys, SshSite, client_options
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
 ORIGIN, RECEIVERS = "paris", ("lyon", "nice")  # site A, sites B and C
@@ -261,28 +262,6 @@ def _configure(b: Bench) -> None:
         store.close()
 
 
-def _serve(work: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    """`spctl serve` on the bench's store, started as a user starts it; waits for /healthz."""
-    log = (work / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SPCTL, "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-        if proc.poll() is not None:
-            break
-    proc.kill()
-    raise RuntimeError(f"spctl serve did not start: {(work / 'serve.log').read_text()[-800:]}")
-
-
 # raw, product, publish, reconcile CPU own, its children; CPU of everything: raw, product
 # (local processes, tracker, sshds)
 Round = tuple[float, float, float, float, float, float, tuple[float, float, float]]
@@ -358,15 +337,23 @@ def main() -> None:
     base = Path(tempfile.gettempdir() if os.environ.get("BENCH_DISK") else "/dev/shm")
     rounds = max(1, int(os.environ.get("BENCH_ROUNDS") or 3))
     bench = _start(base)
-    server: subprocess.Popen[bytes] | None = None
+    server: ServerProcess | None = None
     try:
         _configure(bench)
         port = free_port()
-        server = _serve(bench.work, bench.env, port)
-        api = f"http://127.0.0.1:{port}"
+        # `spctl serve` on the bench's store, started as a user starts it
+        server = start_process(
+            [sys.executable, "-c", SPCTL, "serve", "--port", str(port), "--log-level", "warning"],
+            port=port,
+            logs=bench.work,
+            name="serve",
+            env=bench.env,
+        )
+        server.wait_ready()
+        api = server.url
         signed = httpx.post(f"{api}/api/signIn", json={"username": "admin", "password": PASSWORD})
         signed.raise_for_status()
-        pids = (server.pid, *(s.proc.pid for s in bench.sites.values() if s.proc))
+        pids = (server.proc.pid, *(s.proc.pid for s in bench.sites.values() if s.proc))
         token = signed.json()["token"]
         bench = Bench(**{**bench.__dict__, "api": api, "token": token, "pids": pids})
         only = os.environ.get("BENCH_ONLY")
@@ -377,8 +364,7 @@ def main() -> None:
             shutil.rmtree(bench.sites[ORIGIN].root / "sp" / work.name)
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
         for site in bench.sites.values():
             site.stop()
         if not os.environ.get("BENCH_KEEP"):

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
@@ -20,7 +17,7 @@ from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from spctl import app
 from tests.observability.seed import MIN, NOW, seed
-from tests.support.sshd import free_port
+from tests.support.servers import serving
 
 FILES = [
     {"_id": "/shots/a.exr", "origin": "paris", "time": NOW - 9 * MIN, "file_size": 2048,
@@ -105,15 +102,7 @@ def test_the_same_through_a_tracker(store: Store, monkeypatch: pytest.MonkeyPatc
         metrics=Metrics(CollectorRegistry()),
         hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(tracker, host="127.0.0.1", port=port,
-                                           log_level="error"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
+    with serving(tracker) as url:
         token = httpx.post(f"{url}/api/signIn", json={"username": "admin", "password": "pw"})
         monkeypatch.setenv("SPCTL_TOKEN", token.json()["token"])
         code, out, _ = spctl("status", "--server", url, "-o", "json")
@@ -132,6 +121,3 @@ def test_the_same_through_a_tracker(store: Store, monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("SPCTL_TOKEN", "bad")
         code, _, err = spctl("status", "--server", url)
         assert code != 0 and "401" in err
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

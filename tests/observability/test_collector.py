@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from tests.observability.seed import MIN, NOW, seed
-from tests.support.sshd import free_port
+from tests.support.servers import free_port
 
 
 def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -17,8 +17,8 @@ from reconciler.store import Store, workers
 from reconciler.transport.shells import LocalShell
 from reconciler.transport.ssh import SshSettings
 from tests.observability.seed import CONFIG, MIN, NOW, seed
+from tests.support.servers import free_port
 from tests.support.smtp import Sink, smtp_sink
-from tests.support.sshd import free_port
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -27,10 +25,11 @@ from tests.observability.grafana_files import (
     selectors,
     substitute,
 )
-from tests.support.sshd import SshKeys, SshSite, free_port
+from tests.support import servers
+from tests.support.servers import free_port, server_process
+from tests.support.sshd import SshKeys, SshSite
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.ssh]
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 SPCTL = str(Path(sys.executable).with_name("spctl"))
 
 
@@ -88,14 +87,9 @@ def tracker(tmp_path: Path, ssh_keys: SshKeys, ssh_site: Callable[[str], SshSite
     port = free_port()
     env = {**os.environ, "SPCTL_HOME": str(tmp_path / "home"), "SPCTL_ADMIN_PASSWORD": "pw",
            "SPCTL_SECRET": "s"}  # fmt: skip
-    log = (tmp_path / "spctl-run.log").open("wb")
-    proc = subprocess.Popen(
-        [SPCTL, "run", "--db", f"sqlite:///{tmp_path / 'store.db'}", "--port", str(port),
-         "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    address = f"127.0.0.1:{port}"
-    try:
+    command = [SPCTL, "run", "--db", f"sqlite:///{tmp_path / 'store.db'}", "--port", str(port),
+               "--log-level", "warning"]  # fmt: skip
+    with server_process(command, port=port, logs=tmp_path, name="spctl-run", env=env) as server:
         # Real transfers happened (and failed) before Prometheus looks.
         wanted = ['site="berlin"', 'site="paris"', 'site="tokyo"']
         wait_for(lambda: all((tokyo.root / "shots" / n).exists() for n in ("a.exr", "b.exr")),
@@ -103,44 +97,21 @@ def tracker(tmp_path: Path, ssh_keys: SshKeys, ssh_site: Callable[[str], SshSite
         wait_for(
             lambda: all(
                 any(w in line and "syncplanet_transfer_failures_total{" in line
-                    for line in metrics_text(address).splitlines())
+                    for line in metrics_text(server.address).splitlines())
                 for w in wanted
-            ) and "syncplanet_scan_duration_seconds{" in metrics_text(address),
+            ) and "syncplanet_scan_duration_seconds{" in metrics_text(server.address),
             "failures on every volume and a scan",
         )  # fmt: skip
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+        yield server.address
 
 
 @pytest.fixture
 def prometheus(tmp_path: Path, tracker: str) -> Iterator[str]:
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(json.dumps({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(RULES)],
-        "scrape_configs": [{"job_name": "syncplanet", "static_configs": [{"targets": [tracker]}]}],
-    }))  # fmt: skip
-    log = (tmp_path / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: urllib.request.urlopen(f"{url}/-/ready").status == 200, "prometheus")
+    with servers.prometheus([tracker], logs=tmp_path, rule_files=[RULES]) as server:
         # Three scrapes at least, so that rate() and increase() have samples to work on.
-        wait_for(lambda: bool(query(url, "count_over_time(syncplanet_build_info[1m]) >= 3")),
+        wait_for(lambda: bool(query(server.url, "count_over_time(syncplanet_build_info[1m]) >= 3")),
                  "three scrapes")  # fmt: skip
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+        yield server.url
 
 
 def query(url: str, expr: str) -> list[dict[str, Any]]:

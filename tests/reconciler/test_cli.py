@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 import urllib.request
@@ -22,8 +21,8 @@ from reconciler.core.clock import now_ms
 from reconciler.jobs.scheduler import open_session
 from reconciler.store import queue
 from tests.reconciler.conftest import World, WorldFactory, same_copy
-from tests.support.spctl import SPCTL
-from tests.support.sshd import free_port
+from tests.support.servers import free_port, server_process
+from tests.support.spctl import SPCTL, reconcile_argv
 
 pytestmark = pytest.mark.ssh
 
@@ -109,30 +108,18 @@ def test_the_loop_serves_metrics_and_stops_on_sigterm(world: WorldFactory, tmp_p
     w: World = world("paris", "london")
     w.publish("paris", "/m.exr", b"metrics")
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            *SPCTL,
-            "reconcile",
-            "--metrics-port",
-            str(port),
-            "--db",
-            str(w.store.engine.url),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "SPCTL_HOME": str(tmp_path)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    argv = reconcile_argv(str(w.store.engine.url), "--metrics-port", str(port))
+    with server_process(
+        argv, port=port, logs=tmp_path / "logs", name="reconcile",
+        env={**os.environ, "SPCTL_HOME": str(tmp_path)}, merge_output=False, ready="/metrics",
+    ) as reconciler:  # fmt: skip
         line = 'syncplanet_transfers_total{direction="reception",site="london"} 1.0'
         deadline = time.monotonic() + 60
         body = ""
         while line not in body and time.monotonic() < deadline:
             time.sleep(0.2)
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as reply:
+                with urllib.request.urlopen(f"{reconciler.url}/metrics") as reply:
                     body = reply.read().decode()
             except OSError:
                 continue
@@ -140,10 +127,7 @@ def test_the_loop_serves_metrics_and_stops_on_sigterm(world: WorldFactory, tmp_p
         assert 'syncplanet_volume_up{site="london"} 1.0' in body
         assert "syncplanet_reconcile_last_success_timestamp_seconds" in body
         assert same_copy(w.path("paris", "/m.exr"), w.path("london", "/m.exr"))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    assert reconciler.returncode == 0, reconciler.stderr()
 
 
 def test_scan_once_reports_each_volume_and_fails_for_an_unreachable_one(

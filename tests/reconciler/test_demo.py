@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 from reconciler.core.clock import now_ms
@@ -20,8 +17,8 @@ from reconciler.jobs.scheduler import open_session, reconcile_once
 from reconciler.services.demo import setup_demo
 from reconciler.services.metrics import Metrics
 from reconciler.store import Store
+from tests.support.servers import free_port, server_process
 from tests.support.spctl import SPCTL
-from tests.support.sshd import free_port
 
 
 def publish(store: Store, folder: Path, origin: str, file_id: str, data: bytes) -> None:
@@ -91,37 +88,22 @@ def test_spctl_run_demo_serves_the_api_and_moves_a_published_file(tmp_path: Path
     port = free_port()
     env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
     env.pop("SPCTL_DB", None)
-    proc = subprocess.Popen(
-        [*SPCTL, "run", "--demo", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    store: Store | None = None
-    try:
-        deadline = time.monotonic() + 60
-        status = 0
-        while time.monotonic() < deadline and status != 200:
-            time.sleep(0.2)
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json") as reply:
-                    status = reply.status
-            except OSError:
-                continue
-        assert status == 200
+    command = [*SPCTL, "run", "--demo", "--port", str(port), "--log-level", "warning"]
+    with server_process(
+        command, port=port, logs=tmp_path, name="spctl-run", env=env, merge_output=False,
+        ready="/openapi.json",
+    ) as server:  # fmt: skip
         store = Store.open(f"sqlite:///{tmp_path / 'syncplanet.db'}")
-        paris = tmp_path / "demo" / "volumes" / "paris"
-        publish(store, paris, "paris", "/assets/lamp.obj", b"lamp")
-        target = tmp_path / "demo" / "volumes" / "montreal" / "assets" / "lamp.obj"
-        while time.monotonic() < deadline and not target.exists():
-            time.sleep(0.2)
-        assert target.read_bytes() == b"lamp"
-    finally:
-        if store is not None:
+        try:
+            paris = tmp_path / "demo" / "volumes" / "paris"
+            publish(store, paris, "paris", "/assets/lamp.obj", b"lamp")
+            target = tmp_path / "demo" / "volumes" / "montreal" / "assets" / "lamp.obj"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not target.exists():
+                time.sleep(0.2)
+            assert target.read_bytes() == b"lamp"
+        finally:
             store.close()
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "volume/paris created" in out
-    assert "demo user alice: password " in out
+    assert server.returncode == 0, server.stderr()
+    assert "volume/paris created" in server.stdout()
+    assert "demo user alice: password " in server.stdout()

@@ -12,9 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -26,13 +23,13 @@ import pytest
 import yaml
 
 from tests.reconciler.conftest import World, WorldFactory, same_copy
+from tests.support import servers
+from tests.support.servers import free_port, server_process
 from tests.support.spctl import reconcile_argv
-from tests.support.sshd import free_port
 
 pytestmark = pytest.mark.ssh
 
 RULES = Path(__file__).parents[2] / "grafana" / "alerts" / "syncplanet.rules.yaml"
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 
 def _sample(body: str, name: str, **labels: str) -> float:
@@ -94,12 +91,9 @@ def test_a_job_failing_on_every_run_is_counted_and_the_stalled_alert_has_a_serie
     w.publish("paris", "/shot.exr", b"shot" * 100)
     port = free_port()
     argv = reconcile_argv(str(w.store.engine.url), "--metrics-port", str(port))
-    log = (tmp_path / "reconcile.log").open("wb")
-    proc = subprocess.Popen(
-        argv, env={**os.environ, "SPCTL_HOME": str(tmp_path)}, stdout=log, stderr=log
-    )
-    prom: subprocess.Popen[bytes] | None = None
-    try:
+    env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
+    with server_process(argv, port=port, logs=tmp_path, name="reconcile", env=env,
+                        ready="/metrics") as reconciler:  # fmt: skip
         body = _until(
             lambda: (
                 (b := _scrape(port))
@@ -115,29 +109,10 @@ def test_a_job_failing_on_every_run_is_counted_and_the_stalled_alert_has_a_serie
         _until(lambda: w.path("london", "/shot.exr").exists(), "the shot in london")
         assert same_copy(w.path("paris", "/shot.exr"), w.path("london", "/shot.exr"))
 
-        prom_port = free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(json.dumps({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{"job_name": "syncplanet",
-                                "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}],
-        }))  # fmt: skip
-        prom = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{prom_port}"
-        firing = _until(
-            lambda: [r["metric"] for r in _query(url, _failing_jobs_expr())],
-            "the failing-jobs expression to return a series",
-        )
+        with servers.prometheus([reconciler.address], logs=tmp_path) as prom:
+            firing = _until(
+                lambda: [r["metric"] for r in _query(prom.url, _failing_jobs_expr())],
+                "the failing-jobs expression to return a series",
+            )
         assert [m.get("exported_job") for m in firing] == ["scan"], firing
-    finally:
-        if prom is not None:
-            prom.terminate()
-            prom.wait(timeout=20)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        log.close()
-    assert proc.returncode == 0, (tmp_path / "reconcile.log").read_text()[-2000:]
+    assert reconciler.returncode == 0, reconciler.output()[-2000:]

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
 import time
-import urllib.request
 from pathlib import Path
 
-from tests.support.sshd import free_port
+from tests.support.servers import answers, free_port, server_process
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DATA = ROOT / "reconciler" / "services" / "demo_manifests"
@@ -81,14 +79,6 @@ def wait_for(check: object, deadline: float) -> bool:
     return False
 
 
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
-            return bool(reply.status == 200)
-    except OSError:
-        return False
-
-
 def _tracked(published: subprocess.CompletedProcess[str]) -> bool:
     """The publish worked, or the demo's own scan of paris published the file first (the
     scan runs at start-up and every 10 s: either way the installed package tracks it)."""
@@ -109,38 +99,26 @@ def test_installed_wheel_runs_the_demo_from_an_empty_directory(tmp_path: Path) -
     ).stdout  # fmt: skip
     assert where.startswith(str(venv)), f"the project was imported from {where}"
     port = free_port()
-    proc = subprocess.Popen(
-        [spctl, "run", "--demo", "--port", str(port), "--log-level", "warning"],
-        cwd=empty, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    published = None
-    delivered = served = False
+    command = [spctl, "run", "--demo", "--port", str(port), "--log-level", "warning"]
     target = home / "demo" / "volumes" / "montreal" / "assets" / "lamp.obj"
-    try:
-        deadline = time.monotonic() + 120
-        served = wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), deadline)
+    with server_process(
+        command, port=port, logs=tmp_path, name="spctl-run", cwd=empty, env=env,
+        merge_output=False, timeout=120,
+    ) as server:  # fmt: skip
         # the web page's template and static files come from the installed package too
-        page = served and answers(f"http://127.0.0.1:{port}/")
-        style = served and answers(f"http://127.0.0.1:{port}/web/static/style.css")
-        if served:
-            paris = home / "demo" / "volumes" / "paris"
-            (paris / "assets").mkdir(parents=True, exist_ok=True)
-            (paris / "assets" / "lamp.obj").write_bytes(b"lamp")
-            published = subprocess.run(
-                [spctl, "publish", "/assets/lamp.obj", "--origin", "paris"],
-                cwd=empty, env=env, capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            delivered = _tracked(published) and wait_for(target.exists, deadline)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-    assert served, f"spctl run --demo did not answer /healthz: {err}"
+        page = answers(f"{server.url}/", timeout=2)
+        style = answers(f"{server.url}/web/static/style.css", timeout=2)
+        paris = home / "demo" / "volumes" / "paris"
+        (paris / "assets").mkdir(parents=True, exist_ok=True)
+        (paris / "assets" / "lamp.obj").write_bytes(b"lamp")
+        published = subprocess.run(
+            [spctl, "publish", "/assets/lamp.obj", "--origin", "paris"],
+            cwd=empty, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        delivered = _tracked(published) and wait_for(target.exists, time.monotonic() + 120)
+    err = server.stderr()
     assert page and style, "the web page or its stylesheet is missing from the wheel"
-    assert published is not None and _tracked(published), published and published.stderr
+    assert _tracked(published), published.stderr
     assert delivered, f"the published file was not delivered: {err}"
     assert target.read_bytes() == b"lamp"
-    assert proc.returncode == 0, err
+    assert server.returncode == 0, err

@@ -16,7 +16,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.support.sshd import free_port
+from tests.support.servers import free_port
 
 
 class Sink:

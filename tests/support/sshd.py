@@ -16,13 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.servers import free_port
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.sshd import SshKeys, SshSite, free_port
+from tests.support.servers import free_port, server_process
+from tests.support.spctl import SPCTL
+from tests.support.sshd import SshKeys, SshSite
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -62,20 +61,6 @@ class Tracker:
         reply.raise_for_status()
         doc: dict[str, Any] = reply.json()
         return doc
-
-
-def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"spctl run exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"spctl run did not answer: {log.read_text()[-3000:]}")
 
 
 def _configure(
@@ -121,8 +106,6 @@ def tracker(ssh_keys: SshKeys, tmp_path: Path) -> Iterator[Tracker]:
     hub = tmp_path / "hub"
     hub.mkdir()
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "spctl-run.log"
     env = {
         **os.environ,
         "SPCTL_HOME": str(tmp_path / "home"),
@@ -131,24 +114,18 @@ def tracker(ssh_keys: SshKeys, tmp_path: Path) -> Iterator[Tracker]:
     }
     env.pop("SPCTL_DB", None)
     command = [
-        sys.executable, "-c", "from spctl import main; main()",
-        "run", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'store.db'}",
+        *SPCTL, "run", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'store.db'}",
         "--log-level", "warning",
     ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_up(url, proc, log)
-        admin = _configure(url, hub, sites, ssh_keys)
-        yield Tracker(url=url, admin=admin, hub=hub, sites=sites, log=log)
-        admin.close()
+        with server_process(
+            command, port=port, logs=tmp_path, name="spctl-run", env=env,
+            stop_signal=signal.SIGINT,
+        ) as server:  # fmt: skip
+            admin = _configure(server.url, hub, sites, ssh_keys)
+            yield Tracker(url=server.url, admin=admin, hub=hub, sites=sites, log=server.stdout_file)
+            admin.close()
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         for site in sites.values():
             site.stop()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,8 +19,8 @@ import httpx
 from typer.testing import CliRunner
 
 from spctl import app
+from tests.support.servers import free_port, server_process
 from tests.support.spctl import SPCTL
-from tests.support.sshd import free_port
 
 PASSWORD = "serve-admin-pw"
 
@@ -34,27 +33,12 @@ def serve(tmp_path: Path, *args: str, secret: str | None = None) -> Iterator[str
     if secret is not None:
         env["SPCTL_SECRET"] = secret
     command = [*SPCTL, "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path / 't.db'}"]
-    log = tmp_path / f"serve-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*command, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        assert "--secret " not in cmdline and "from-a-file" not in cmdline
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with server_process(
+        [*command, *args], port=port, logs=tmp_path, name="serve", env=env
+    ) as server:
+        cmdline = Path(f"/proc/{server.proc.pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        assert b"--secret " not in cmdline and b"from-a-file" not in cmdline
+        yield server.url
 
 
 def sign_in(url: str) -> str:
