@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import statistics
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -40,3 +41,24 @@ def median_seconds(func: Callable[[], object], rounds: int, *, warm_up: bool = F
         func()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def stores(prefix: str) -> Iterator[tuple[str, str]]:
+    """("sqlite", URL of a fresh file), then ("postgresql", URL of a scratch database on the
+    BENCH_PG or SPCTL_TEST_PG server; skipped, saying so, when neither is set); each one
+    lives until the next is asked for. BENCH_STORES=sqlite or =postgresql picks one."""
+    from tests.support import pg  # SQLAlchemy: only for the benches that use a store
+
+    chosen = (os.environ.get("BENCH_STORES") or "sqlite,postgresql").split(",")
+    if "sqlite" in chosen:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            yield "sqlite", f"sqlite:///{Path(tmp) / 'store.db'}"
+    if not any(name.startswith("postgres") for name in chosen):  # bench_api says "postgres"
+        return
+    server = os.environ.get("BENCH_PG") or pg.server_url()
+    if not server:
+        print("postgresql: skipped (set BENCH_PG or SPCTL_TEST_PG)")
+        return
+    os.environ.setdefault(pg.ENV, server)
+    with pg.scratch_database() as url:
+        yield "postgresql", url

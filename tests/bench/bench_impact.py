@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,7 @@ from reconciler.services import applier
 from reconciler.services.manifests import Manifest, load
 from reconciler.store import Store
 from reconciler.store.bulk import insert_new_files
-from tests.bench import median_seconds, scaled
-from tests.support import pg
+from tests.bench import median_seconds, scaled, stores
 
 FILES = scaled("BENCH_FILES", 1_000_000)
 ROUNDS = int(os.environ.get("BENCH_ROUNDS") or 3)
@@ -185,24 +184,8 @@ def run(label: str, url: str) -> None:
         store.close()
 
 
-def stores() -> Iterator[tuple[str, str]]:
-    chosen = (os.environ.get("BENCH_STORES") or "sqlite,postgresql").split(",")
-    if "sqlite" in chosen:
-        with tempfile.TemporaryDirectory(prefix="bench-impact-db-") as tmp:
-            yield "sqlite", f"sqlite:///{Path(tmp) / 'store.db'}"
-    if "postgresql" not in chosen:
-        return
-    server = os.environ.get("BENCH_PG") or pg.server_url()
-    if not server:
-        print("postgresql: skipped (set BENCH_PG or SPCTL_TEST_PG)")
-        return
-    os.environ.setdefault(pg.ENV, server)
-    with pg.scratch_database() as url:
-        yield "postgresql", url
-
-
 def main() -> None:
-    for label, url in stores():
+    for label, url in stores("bench-impact-db-"):
         run(label, url)
 
 

@@ -15,17 +15,14 @@ BENCH_SCRAPES (20).
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 
 from reconciler.services.metrics import Metrics
 from reconciler.store import Store
-from tests.bench import median_seconds, scaled
-from tests.support import pg
+from tests.bench import median_seconds, scaled, stores
 
 FILES = scaled("BENCH_FILES", 1_000_000)
 SITES = int(os.environ.get("BENCH_SITES", "8"))
@@ -115,15 +112,8 @@ def run(label: str, url: str) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
-        run("sqlite", f"sqlite:///{Path(tmp) / 'store.db'}")
-    server = os.environ.get("BENCH_PG") or pg.server_url()
-    if not server:
-        print("postgresql: skipped (set BENCH_PG or SPCTL_TEST_PG)")
-        return
-    os.environ.setdefault(pg.ENV, server)
-    with pg.scratch_database() as url:
-        run("postgresql", url)
+    for label, url in stores("bench-metrics-"):
+        run(label, url)
 
 
 if __name__ == "__main__":

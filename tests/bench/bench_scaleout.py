@@ -33,6 +33,7 @@ from reconciler.store import Store
 from tests.bench import scaled
 from tests.bench.bench_api import load, request_bytes
 from tests.support.pg import scratch_database
+from tests.support.production import put_production
 from tests.support.servers import free_port, server_process
 from tests.support.spctl import SPCTL
 from tests.support.sshd import SshKeys, SshSite
@@ -64,27 +65,9 @@ def configure(
 ) -> None:
     store = Store.open(url)
     try:
+        volumes = {name: f"{site.url}sp/" for name, site in sites.items()}
         with store.write() as tx:
-            tx.put(
-                {
-                    "_id": "rsyncGlobalParameters",
-                    "name": "rsyncGlobalParameters",
-                    "enableScans": False,
-                    "heartbeatSeconds": 2,
-                }
-            )
-            tx.put(
-                {
-                    "_id": "hub/hub",
-                    "name": "hub",
-                    "url": f"{hub}/",
-                    "identityFile": str(keys.identity),
-                    "knownHosts": str(keys.known_hosts),
-                }
-            )
-            for name, site in sites.items():
-                url_ = f"ssh://{site.user}@127.0.0.1:{site.port}{site.root}/sp/"
-                tx.put({"_id": f"volume/{name}", "name": name, "url": url_})
+            put_production(tx, hub_url=f"{hub}/", keys=keys, volumes=volumes, heartbeatSeconds=2)
         now = int(time.time() * 1000)
         for start in range(0, len(ids), 1000):
             docs = [

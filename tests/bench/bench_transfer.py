@@ -44,7 +44,8 @@ import httpx
 from reconciler.core.domain import synced_key
 from reconciler.store import Store
 from tests.bench import scale, scaled, write_sized
-from tests.support.servers import ServerProcess, free_port, start_process
+from tests.support.production import put_production
+from tests.support.servers import free_port, server_process
 from tests.support.sshd import SshKeys, SshSite, client_options
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
@@ -233,31 +234,21 @@ def _configure(b: Bench) -> None:
     extra = (
         {"syncAmountEmission": int(amount), "syncAmountReception": int(amount)} if amount else {}
     )
+    for site in b.sites.values():
+        (site.root / "sp").mkdir(exist_ok=True)
+    volumes = {name: f"{site.url}sp/" for name, site in b.sites.items()}
     store = Store.open(b.db_url)
     try:
         with store.write() as tx:
             streams = os.environ.get("BENCH_STREAMS")
-            tx.put(
-                {
-                    "_id": "rsyncGlobalParameters",
-                    "name": "rsyncGlobalParameters",
-                    "enableScans": False,
-                    **({"parallelStreams": int(streams)} if streams else {}),
-                }
+            put_production(
+                tx,
+                hub_url=f"{b.hub}/",
+                keys=b.keys,
+                volumes=volumes,
+                volume_keys=extra,
+                **({"parallelStreams": int(streams)} if streams else {}),
             )
-            tx.put(
-                {
-                    "_id": "hub/hub",
-                    "name": "hub",
-                    "url": f"{b.hub}/",
-                    "identityFile": str(b.keys.identity),
-                    "knownHosts": str(b.keys.known_hosts),
-                }
-            )
-            for name, site in b.sites.items():
-                (site.root / "sp").mkdir(exist_ok=True)
-                url = f"ssh://{site.user}@127.0.0.1:{site.port}{site.root}/sp/"
-                tx.put({"_id": f"volume/{name}", "name": name, "url": url, **extra})
     finally:
         store.close()
 
@@ -337,34 +328,26 @@ def main() -> None:
     base = Path(tempfile.gettempdir() if os.environ.get("BENCH_DISK") else "/dev/shm")
     rounds = max(1, int(os.environ.get("BENCH_ROUNDS") or 3))
     bench = _start(base)
-    server: ServerProcess | None = None
     try:
         _configure(bench)
         port = free_port()
         # `spctl serve` on the bench's store, started as a user starts it
-        server = start_process(
-            [sys.executable, "-c", SPCTL, "serve", "--port", str(port), "--log-level", "warning"],
-            port=port,
-            logs=bench.work,
-            name="serve",
-            env=bench.env,
-        )
-        server.wait_ready()
-        api = server.url
-        signed = httpx.post(f"{api}/api/signIn", json={"username": "admin", "password": PASSWORD})
-        signed.raise_for_status()
-        pids = (server.proc.pid, *(s.proc.pid for s in bench.sites.values() if s.proc))
-        token = signed.json()["token"]
-        bench = Bench(**{**bench.__dict__, "api": api, "token": token, "pids": pids})
-        only = os.environ.get("BENCH_ONLY")
-        for work in [w for w in _workloads() if not only or w.name == only]:
-            rels = _make_tree(bench.sites[ORIGIN].root / "sp", work)
-            results = [_round(bench, work, rels, n) for n in range(rounds)]
-            _report(work, results, base)
-            shutil.rmtree(bench.sites[ORIGIN].root / "sp" / work.name)
+        argv = [sys.executable, "-c", SPCTL, "serve", "--port", str(port), "--log-level", "warning"]
+        with server_process(argv, port=port, logs=bench.work, name="serve", env=bench.env) as api:
+            signed = httpx.post(
+                f"{api.url}/api/signIn", json={"username": "admin", "password": PASSWORD}
+            )
+            signed.raise_for_status()
+            pids = (api.proc.pid, *(s.proc.pid for s in bench.sites.values() if s.proc))
+            token = signed.json()["token"]
+            bench = Bench(**{**bench.__dict__, "api": api.url, "token": token, "pids": pids})
+            only = os.environ.get("BENCH_ONLY")
+            for work in [w for w in _workloads() if not only or w.name == only]:
+                rels = _make_tree(bench.sites[ORIGIN].root / "sp", work)
+                results = [_round(bench, work, rels, n) for n in range(rounds)]
+                _report(work, results, base)
+                shutil.rmtree(bench.sites[ORIGIN].root / "sp" / work.name)
     finally:
-        if server is not None:
-            server.stop()
         for site in bench.sites.values():
             site.stop()
         if not os.environ.get("BENCH_KEEP"):

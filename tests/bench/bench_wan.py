@@ -36,6 +36,7 @@ from reconciler.jobs.scheduler import open_session, reconcile_once
 from reconciler.services.metrics import Metrics
 from reconciler.store import Store
 from tests.bench import write_sized
+from tests.support.production import put_production
 from tests.support.sshd import SshKeys, SshSite, client_options
 from tests.support.wan import MBIT, WanProxy
 
@@ -123,22 +124,11 @@ def _raw_chain(keys: SshKeys, sites: dict[str, Site], hub: Path, tag: str) -> fl
 
 
 def _configure(store: Store, keys: SshKeys, sites: dict[str, Site], hub: Path) -> None:
+    for site in sites.values():
+        (site.sshd.root / "sp").mkdir(exist_ok=True)
+    volumes = {name: site.url("sp") for name, site in sites.items()}
     with store.write() as tx:
-        tx.put(
-            {"_id": "rsyncGlobalParameters", "name": "rsyncGlobalParameters", "enableScans": False}
-        )
-        tx.put(
-            {
-                "_id": "hub/hub",
-                "name": "hub",
-                "url": f"{hub}/",
-                "identityFile": str(keys.identity),
-                "knownHosts": str(keys.known_hosts),
-            }
-        )
-        for name, site in sites.items():
-            (site.sshd.root / "sp").mkdir(exist_ok=True)
-            tx.put({"_id": f"volume/{name}", "name": name, "url": site.url("sp")})
+        put_production(tx, hub_url=f"{hub}/", keys=keys, volumes=volumes)
 
 
 def _set_streams(store: Store, streams: int) -> None:

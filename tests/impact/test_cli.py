@@ -19,7 +19,7 @@ import pytest
 
 from reconciler.core.domain import RECEIVED_BYTES_KEY, RECEPTION_SECONDS_KEY
 from reconciler.store import Store
-from tests.manifests.conftest import Tracker
+from tests.manifests.conftest import Target
 from tests.manifests.helpers import doc, docs, volume, write
 
 SPCTL = str(Path(sys.executable).parent / "spctl")
@@ -38,21 +38,9 @@ def tree(renders_sites: str) -> str:
     )
 
 
-@pytest.fixture(params=["db", "server"])
-def spctl(request: pytest.FixtureRequest, store_url: str, tmp_path: Path) -> Run:
-    env = {
-        **os.environ,
-        "SPCTL_HOME": str(tmp_path / "home"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "SPCTL_DB": "",
-        "SPCTL_SERVER": "",
-        "SPCTL_TOKEN": "",
-    }
-    if request.param == "db":
-        where = ["--db", store_url]
-    else:
-        t: Tracker = request.getfixturevalue("tracker")
-        where, env["SPCTL_TOKEN"] = ["--server", t.url], t.token
+@pytest.fixture
+def spctl(spctl_target: Target) -> Run:
+    where, env = spctl_target.args, {**os.environ, **spctl_target.env}
 
     def run(
         *args: str, extra_env: dict[str, str] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -24,6 +25,16 @@ class Tracker:
     store: Store
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where a `spctl` command works: `--db <store>` or `--server <tracker>`, and the
+    environment that keeps it to that (its own home and config, no SPCTL_DB/SERVER/TOKEN
+    of the developer's; the tracker's admin token in `--server` mode)."""
+
+    args: list[str]
+    env: dict[str, str]
+
+
 @pytest.fixture
 def tracker(store_url: str) -> Iterator[Tracker]:
     """The real app in a uvicorn server on 127.0.0.1 (any free port), admin signed in."""
@@ -40,3 +51,19 @@ def tracker(store_url: str) -> Iterator[Tracker]:
             yield Tracker(url, token, store)
     finally:
         store.close()
+
+
+@pytest.fixture(params=["db", "server"])
+def spctl_target(request: pytest.FixtureRequest, store_url: str, tmp_path: Path) -> Target:
+    """The test store, directly (`--db`) or through a `tracker` (`--server`)."""
+    env = {
+        "SPCTL_HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "SPCTL_DB": "",
+        "SPCTL_SERVER": "",
+        "SPCTL_TOKEN": "",
+    }
+    if request.param == "db":
+        return Target(["--db", store_url], env)
+    tracker: Tracker = request.getfixturevalue("tracker")
+    return Target(["--server", tracker.url], {**env, "SPCTL_TOKEN": tracker.token})

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from api.client import ApiError, Client
 from spctl import app
-from tests.manifests.conftest import Tracker
+from tests.manifests.conftest import Target, Tracker
 from tests.manifests.helpers import doc, docs, volume, write
 
 DEMO = str(Path(__file__).resolve().parents[2] / "manifests" / "demo")
@@ -33,24 +33,15 @@ class Result:
 Spctl = Callable[..., Result]
 
 
-@pytest.fixture(params=["db", "server"])
-def spctl(request: pytest.FixtureRequest, store_url: str, tmp_path: Path) -> Spctl:
+@pytest.fixture
+def spctl(spctl_target: Target) -> Spctl:
     """Run spctl against the test store, directly (`--db`) or through a tracker."""
+    where = spctl_target.args
     env = {
-        "SPCTL_HOME": str(tmp_path / "home"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        **spctl_target.env,
         "SPCTL_DEMO_ALICE_PASSWORD": "alice-pw",
         "SPCTL_DEMO_BOB_PASSWORD": "bob-pw",
-        "SPCTL_DB": "",
-        "SPCTL_SERVER": "",
-        "SPCTL_TOKEN": "",
     }
-    if request.param == "db":
-        where = ["--db", store_url]
-    else:
-        tracker: Tracker = request.getfixturevalue("tracker")
-        where = ["--server", tracker.url]
-        env["SPCTL_TOKEN"] = tracker.token
 
     def run(*args: str, extra_env: dict[str, str] | None = None) -> Result:
         result = CliRunner().invoke(app, [*args, *where], env={**env, **(extra_env or {})})

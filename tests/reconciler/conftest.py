@@ -21,6 +21,7 @@ from reconciler.core.domain import relpath, synced_key
 from reconciler.jobs.scheduler import HubSession, open_session, reconcile_once
 from reconciler.services.metrics import Metrics
 from reconciler.store import Store
+from tests.support.production import put_production
 from tests.support.sshd import SshKeys, SshSite
 
 SiteFactory = Callable[[str], SshSite]
@@ -39,26 +40,11 @@ class World:
     # ---- configuration ---------------------------------------------------------------
 
     def configure(self, hub_url: str | None = None, **globals_: Any) -> None:
+        volumes = {name: site.url for name, site in self.sites.items()}
         with self.store.write() as tx:
-            tx.put(
-                {
-                    "_id": "rsyncGlobalParameters",
-                    "name": "rsyncGlobalParameters",
-                    "enableScans": False,
-                    **globals_,
-                }
+            put_production(
+                tx, hub_url=hub_url or f"{self.hub}/", keys=self.keys, volumes=volumes, **globals_
             )
-            tx.put(
-                {
-                    "_id": "hub/hub",
-                    "name": "hub",
-                    "url": hub_url or f"{self.hub}/",
-                    "identityFile": str(self.keys.identity),
-                    "knownHosts": str(self.keys.known_hosts),
-                }
-            )
-            for name, site in self.sites.items():
-                tx.put({"_id": f"volume/{name}", "name": name, "url": site.url})
 
     def volume(self, name: str, **keys: Any) -> None:
         with self.store.write() as tx:
@@ -148,6 +134,19 @@ class World:
 def same_copy(a: Path, b: Path) -> bool:
     """Identical bytes and the same mtime in whole seconds."""
     return a.read_bytes() == b.read_bytes() and int(a.stat().st_mtime) == int(b.stat().st_mtime)
+
+
+def no_false_synced(w: World) -> int:
+    """Assert that every `synced_<site>` key (the hub, every site but the file's origin)
+    names a copy identical to the origin's (`same_copy`); return how many there are."""
+    count = 0
+    for file_id, doc in w.docs().items():
+        origin = doc["origin"]
+        for site in ("hub", *w.sites):
+            if site != origin and synced_key(site) in doc:
+                assert same_copy(w.path(origin, file_id), w.path(site, file_id)), (file_id, site)
+                count += 1
+    return count
 
 
 @pytest.fixture

@@ -17,26 +17,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.domain import SITE_KEY_PREFIXES
-from tests.reconciler.conftest import World, WorldFactory, same_copy
-from tests.support.spctl import reconcile_argv
+from tests.reconciler.conftest import World, WorldFactory, no_false_synced
+from tests.support.spctl import kill_worker_when, reconcile_argv
 
 pytestmark = pytest.mark.ssh
-
-SITES = ("hub", "paris", "london")
-
-
-def no_false_synced(w: World) -> int:
-    """Assert every `synced_<site>` names a copy identical to the origin's; count them."""
-    count = 0
-    for file_id, doc in w.docs().items():
-        for site in SITES:
-            if f"synced_{site}" in doc and site != doc["origin"]:
-                assert same_copy(w.path(doc["origin"], file_id), w.path(site, file_id)), (
-                    file_id,
-                    site,
-                )
-                count += 1
-    return count
 
 
 def test_sigkill_mid_transfer_leaves_no_false_synced_and_a_restart_converges(
@@ -52,20 +36,11 @@ def test_sigkill_mid_transfer_leaves_no_false_synced_and_a_restart_converges(
     env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
     argv = reconcile_argv(str(w.store.engine.url))
 
-    first = subprocess.Popen(
-        argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        # kill once the first file reached the hub and the rest is still on its way
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            now = list(w.docs().values())
-            if any("synced_hub" in d for d in now) and any("syncing_hub" in d for d in now):
-                break
-            time.sleep(0.05)
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
+    def mid_batch() -> bool:  # the first file reached the hub, the rest is on its way
+        now = list(w.docs().values())
+        return any("synced_hub" in d for d in now) and any("syncing_hub" in d for d in now)
+
+    kill_worker_when(argv, env, mid_batch)
 
     docs = w.docs()
     assert any("syncing_hub" in d for d in docs.values())  # killed mid-batch: keys left

@@ -37,25 +37,14 @@ import sqlalchemy as sa
 
 from reconciler.store.schema import file_sites, job_claims
 from reconciler.store.workers import list_workers
-from tests.reconciler.conftest import World, WorldFactory, same_copy
+from tests.reconciler.conftest import World, WorldFactory, no_false_synced
 from tests.support.inotify import Landings
-from tests.support.spctl import lease_counts, reconcile_argv
+from tests.support.spctl import kill_worker, lease_counts, reconcile_argv, start_worker
 from tests.support.sshd import SshSite
 
 pytestmark = pytest.mark.ssh
 
 SITES = ("london", "tokyo", "rome")
-
-
-def check_no_false_synced(w: World, origin: str = "paris") -> int:
-    """Every `synced_<site>` key is backed by the same bytes and mtime there; returns them."""
-    count = 0
-    for file_id, doc in w.docs().items():
-        for site in ("hub", *w.sites):
-            if site != origin and f"synced_{site}" in doc:
-                assert same_copy(w.path(origin, file_id), w.path(site, file_id)), (file_id, site)
-                count += 1
-    return count
 
 
 def check_converged(w: World, files: dict[str, bytes], sites: tuple[str, ...]) -> None:
@@ -109,7 +98,7 @@ def test_a_full_and_a_read_only_destination_record_errors_and_converge_when_fixe
         for file_id, data in files.items():
             w.publish("paris", file_id, data)
         assert w.reconcile() is True
-        check_no_false_synced(w)
+        no_false_synced(w)
         docs = w.docs()
         london = {d.get("syncError_london") for d in docs.values()} - {None}
         tokyo = {d.get("syncError_tokyo") for d in docs.values()} - {None}
@@ -125,7 +114,7 @@ def test_a_full_and_a_read_only_destination_record_errors_and_converge_when_fixe
         subprocess.run(["chattr", "-i", str(w.root("tokyo") / "seq")], check=True)
         reconcile_until_done(w)
         check_converged(w, files, SITES)
-        assert check_no_false_synced(w) == len(files) * (1 + len(SITES))
+        assert no_false_synced(w) == len(files) * (1 + len(SITES))
 
 
 def descendants(pid: int) -> list[int]:
@@ -175,14 +164,14 @@ def test_a_sites_sshd_stopped_mid_batch_records_errors_and_converges_when_back(
     errors = {d["syncError_london"] for d in docs.values() if "syncError_london" in d}
     assert errors and errors <= {12, 20, 30, 35, 255}, errors  # rsync's / ssh's exit codes
     assert sum("synced_london" in d for d in docs.values()) < len(files)
-    check_no_false_synced(w)
+    no_false_synced(w)
     check_converged(w, files, ("tokyo",))  # the other site is unaffected
 
     w.sites["london"].start()
     w.volume("london", rsync_args="")
     reconcile_until_done(w)
     check_converged(w, files, ("london", "tokyo"))
-    assert check_no_false_synced(w) == len(files) * 3
+    assert no_false_synced(w) == len(files) * 3
 
 
 def synced(w: World, sites: tuple[str, ...]) -> int:
@@ -210,15 +199,7 @@ def start_workers(
 ) -> list[subprocess.Popen[bytes]]:
     url = w.store.engine.url.render_as_string(hide_password=False)
     argv = reconcile_argv(url)
-    procs = []
-    for i in range(n):
-        with (logs / f"worker-{i}.log").open("wb") as log:
-            procs.append(
-                subprocess.Popen(
-                    argv, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
-                )
-            )
-    return procs
+    return [start_worker(argv, env, logs / f"worker-{i}.log") for i in range(n)]
 
 
 @pytest.mark.postgres
@@ -251,7 +232,7 @@ def test_postgres_connections_killed_mid_pass_workers_reconnect_and_converge(
                 assert time.monotonic() < deadline, f"stuck below {target}"
                 time.sleep(0.05)
             killed += terminate_backends(store_url)
-            check_no_false_synced(w)
+            no_false_synced(w)
         assert killed >= 3
         w.volume("paris", rsync_args="")
         w.volume("london", rsync_args="")
@@ -266,7 +247,7 @@ def test_postgres_connections_killed_mid_pass_workers_reconnect_and_converge(
         codes = [proc.wait(timeout=60) for proc in workers]
     assert codes == [0, 0]
     check_converged(w, files, ("london",))
-    assert check_no_false_synced(w) == 2 * len(files)
+    assert no_false_synced(w) == 2 * len(files)
     assert lease_counts(w.store) == {}
     with w.store.read() as tx:
         assert list_workers(tx) == []
@@ -321,8 +302,7 @@ def test_three_workers_one_killed_mid_batch_every_copy_moves_exactly_once(
                 assert time.monotonic() < deadline, "the victim never held a batch mid-pass"
                 time.sleep(0.02)
             killed = victim_batch(w, victim_id)
-            os.killpg(victim.pid, signal.SIGKILL)
-            victim.wait()
+            kill_worker(victim)
             killed |= victim_batch(w, victim_id)
             started = time.monotonic()
             while synced(w, ("hub", "london")) < 2 * MANY:
@@ -338,7 +318,7 @@ def test_three_workers_one_killed_mid_batch_every_copy_moves_exactly_once(
     assert codes == [0, 0]
     assert killed
     check_converged(w, files, ("london",))
-    assert check_no_false_synced(w) == 2 * MANY
+    assert no_false_synced(w) == 2 * MANY
     twice = []
     for file_id in files:
         for site in ("hub", "london"):

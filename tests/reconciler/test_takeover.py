@@ -18,22 +18,18 @@ from pathlib import Path
 import pytest
 
 from reconciler.store.workers import list_workers
-from tests.reconciler.conftest import World, WorldFactory, same_copy
-from tests.support.spctl import lease_counts, reconcile_argv
+from tests.reconciler.conftest import World, WorldFactory, no_false_synced
+from tests.support.spctl import (
+    kill_worker,
+    kill_worker_when,
+    lease_counts,
+    reconcile_argv,
+    start_worker,
+)
 
 pytestmark = pytest.mark.ssh
 
 FILES = 300
-
-
-def _no_false_synced(w: World) -> int:
-    count = 0
-    for file_id, doc in w.docs().items():
-        for site in ("hub", "london"):
-            if f"synced_{site}" in doc:
-                assert same_copy(w.path("paris", file_id), w.path(site, file_id)), (file_id, site)
-                count += 1
-    return count
 
 
 def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
@@ -49,19 +45,11 @@ def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
     env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
     argv = reconcile_argv(str(w.store.engine.url))
 
-    first = subprocess.Popen(
-        argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            docs = list(w.docs().values())
-            if sum("synced_hub" in d for d in docs) >= 20 and any("syncing_hub" in d for d in docs):
-                break
-            time.sleep(0.05)
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
+    def mid_batch() -> bool:
+        docs = list(w.docs().values())
+        return sum("synced_hub" in d for d in docs) >= 20 and any("syncing_hub" in d for d in docs)
+
+    first = kill_worker_when(argv, env, mid_batch)
 
     held = lease_counts(w.store)
     dead = f"{os.uname().nodename}:{first.pid}"
@@ -69,7 +57,7 @@ def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
     with w.store.read() as tx:
         assert [r.id for r in list_workers(tx)] == [dead]
     assert any("syncing_hub" in d for d in w.docs().values())
-    _no_false_synced(w)
+    no_false_synced(w)
 
     w.volume("paris", rsync_args="")
     w.volume("london", rsync_args="")
@@ -80,7 +68,7 @@ def test_a_restart_on_the_same_host_takes_a_killed_workers_leases_over_at_once(
         done.stderr
     )
     assert took < 25, took  # well before the dead worker's 30 s leases would have lapsed
-    assert _no_false_synced(w) == 2 * FILES
+    assert no_false_synced(w) == 2 * FILES
     for doc in w.docs().values():
         assert not [k for k in doc if k.startswith(("syncing_", "syncError_"))], doc
     assert lease_counts(w.store) == {}
@@ -106,34 +94,28 @@ def test_killed_at_three_moments_each_restart_resumes_within_seconds(
     env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
     argv = reconcile_argv(str(w.store.engine.url))
 
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(argv, env=env, start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-
-    proc = start()
+    proc = start_worker(argv, env)
     try:
         for target in (1, 80, 180):  # just after a claim, mid-pass, late in the pass
             deadline = time.monotonic() + 60
             while _synced_hub(w) < target and time.monotonic() < deadline:
                 time.sleep(0.02)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            _no_false_synced(w)
+            kill_worker(proc)
+            no_false_synced(w)
             before, dead = _synced_hub(w), proc.pid
-            proc = start()
+            proc = start_worker(argv, env)
             restarted = time.monotonic()
             while _synced_hub(w) <= before:  # heartbeatSeconds (10) + 5 s at most
                 assert time.monotonic() - restarted < 10 + 5, "delivery did not resume"
                 time.sleep(0.05)
             assert not [o for o in lease_counts(w.store) if o.endswith(f":{dead}")]
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_worker(proc)
     w.volume("paris", rsync_args="")
     w.volume("london", rsync_args="")
     done = subprocess.run([*argv, "--once"], env=env, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (0, "reconcile: done, nothing left that can move\n")
-    assert _no_false_synced(w) == 2 * FILES
+    assert no_false_synced(w) == 2 * FILES
 
 
 def test_a_surviving_worker_takes_a_killed_neighbours_leases_over(
@@ -150,24 +132,14 @@ def test_a_surviving_worker_takes_a_killed_neighbours_leases_over(
         w.publish("paris", file_id, i.to_bytes(2, "big") * 2048)
     env = {**os.environ, "SPCTL_HOME": str(tmp_path)}
     argv = reconcile_argv(str(w.store.engine.url))
-    procs = [
-        subprocess.Popen(
-            argv,
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(2)
-    ]
+    procs = [start_worker(argv, env) for _ in range(2)]
     victim, survivor = procs
     try:
         deadline = time.monotonic() + 60
         while not any(o.endswith(f":{victim.pid}") for o in lease_counts(w.store)):
             assert time.monotonic() < deadline, "the victim never held a batch"
             time.sleep(0.02)
-        os.killpg(victim.pid, signal.SIGKILL)
-        victim.wait()
+        kill_worker(victim)
         killed = time.monotonic()
         while any(o.endswith(f":{victim.pid}") for o in lease_counts(w.store)):
             assert time.monotonic() - killed < 1 + 5, "the survivor did not take over"
@@ -175,7 +147,7 @@ def test_a_surviving_worker_takes_a_killed_neighbours_leases_over(
         w.volume("paris", rsync_args="")
         w.volume("london", rsync_args="")
         deadline = time.monotonic() + 90
-        while _no_false_synced(w) < 2 * len(files):
+        while no_false_synced(w) < 2 * len(files):
             assert time.monotonic() < deadline, "the survivor did not finish"
             time.sleep(0.2)
     finally:

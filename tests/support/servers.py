@@ -191,33 +191,6 @@ class ServerProcess:
         return self.proc.returncode
 
 
-def start_process(
-    argv: Sequence[str],
-    *,
-    port: int,
-    logs: Path,
-    name: str = "server",
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-    merge_output: bool = True,
-) -> ServerProcess:
-    """Start `argv`; its output goes to `<logs>/<name>-<port>.log` (stderr to `.err` if not
-    merged). Pair with `ServerProcess.stop`, or use `server_process`."""
-    logs.mkdir(parents=True, exist_ok=True)
-    out_file = logs / f"{name}-{port}.log"
-    err_file = out_file if merge_output else logs / f"{name}-{port}.err"
-    with out_file.open("wb") as out, out if merge_output else err_file.open("wb") as err:
-        proc = subprocess.Popen(
-            list(argv),
-            env=None if env is None else dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if merge_output else err,
-        )
-    return ServerProcess(name, proc, port, out_file, err_file)
-
-
 @contextmanager
 def server_process(
     argv: Sequence[str],
@@ -233,11 +206,22 @@ def server_process(
     probe: Callable[[], bool] | None = None,
     stop_signal: int = signal.SIGTERM,
 ) -> Iterator[ServerProcess]:
-    """A server process for the block: started, ready (`GET ready` answers 200, or `probe()`;
-    `ready=None` does not wait), stopped by its PID with `stop_signal` at the end."""
-    server = start_process(
-        argv, port=port, logs=logs, name=name, env=env, cwd=cwd, merge_output=merge_output
-    )
+    """`argv` in a child process for the block: its output in `<logs>/<name>-<port>.log`
+    (stderr in `.err` unless merged); ready when `GET ready` answers 200 (or `probe()` is
+    true; `ready=None` does not wait); stopped by its PID with `stop_signal` at the end."""
+    logs.mkdir(parents=True, exist_ok=True)
+    out_file = logs / f"{name}-{port}.log"
+    err_file = out_file if merge_output else logs / f"{name}-{port}.err"
+    with out_file.open("wb") as out, out if merge_output else err_file.open("wb") as err:
+        proc = subprocess.Popen(
+            list(argv),
+            env=None if env is None else dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if merge_output else err,
+        )
+    server = ServerProcess(name, proc, port, out_file, err_file)
     try:
         if ready is not None or probe is not None:
             server.wait_ready(ready or "", timeout=timeout, probe=probe)

@@ -16,7 +16,6 @@ from tests.support.servers import (
     free_port,
     server_process,
     serving,
-    start_process,
 )
 
 
@@ -45,14 +44,11 @@ def test_a_process_that_exits_is_reported_with_its_stderr(tmp_path: Path) -> Non
 
 def test_a_process_that_never_answers_is_reported_and_can_be_stopped(tmp_path: Path) -> None:
     code = "import time; print('listening nowhere', flush=True); time.sleep(600)"
-    server = start_process(python(code), port=free_port(), logs=tmp_path)
-    try:
+    with server_process(python(code), port=free_port(), logs=tmp_path, ready=None) as server:
         with pytest.raises(ServerError, match="did not answer /healthz") as error:
             server.wait_ready(timeout=0.5)
         assert server.returncode is None  # still running: the error is the wait's
-    finally:
-        server.stop()
-    assert server.returncode == -signal.SIGTERM
+    assert server.returncode == -signal.SIGTERM  # stopped all the same
     assert f"pid {server.proc.pid}" in str(error.value)
 
 
@@ -61,12 +57,10 @@ def test_a_process_that_ignores_the_signal_is_killed(tmp_path: Path) -> None:
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
         "print('ignoring', flush=True); time.sleep(600)"
     )
-    server = start_process(python(code), port=free_port(), logs=tmp_path)
-    try:
+    with server_process(python(code), port=free_port(), logs=tmp_path, ready=None) as server:
         server.wait_ready(probe=lambda: "ignoring" in server.stdout())
-    finally:
-        code_ = server.stop(timeout=0.5)
-    assert code_ == -signal.SIGKILL
+        assert server.stop(timeout=0.5) == -signal.SIGKILL
+    assert server.returncode == -signal.SIGKILL
 
 
 async def ok_app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import PASSWORDS, Tracker
+from tests.web.conftest import Tracker
 from tests.web.test_page_browser import (
-    CSP_WATCH,
     DELIVERY_WAIT_MS,
     csp_violations,
     publish_api,
     row,
+    sign_in,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.ssh]
@@ -66,18 +66,6 @@ MEASURE = """
   };
 }
 """
-
-
-def sign_in(browser: Any, tracker: Tracker, user: str, width: int) -> Page:
-    context = browser.new_context(base_url=tracker.url, viewport={"width": width, "height": 900})
-    context.add_init_script(CSP_WATCH)
-    page: Page = context.new_page()
-    page.goto("/")
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(PASSWORDS[user])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#who-name")).to_have_text(user)
-    return page
 
 
 def add_volumes(tracker: Tracker) -> None:

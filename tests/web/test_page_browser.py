@@ -37,8 +37,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-def new_context(browser: Any, tracker: Tracker) -> Any:
-    context = browser.new_context(base_url=tracker.url, viewport={"width": 1440, "height": 900})
+def new_context(browser: Any, tracker: Tracker, width: int = 1440) -> Any:
+    context = browser.new_context(base_url=tracker.url, viewport={"width": width, "height": 900})
     context.add_init_script(CSP_WATCH)
     return context
 
@@ -48,8 +48,8 @@ def csp_violations(page: Page) -> list[str]:
     return found
 
 
-def sign_in(browser: Any, tracker: Tracker, user: str) -> Page:
-    context = new_context(browser, tracker)
+def sign_in(browser: Any, tracker: Tracker, user: str, width: int = 1440) -> Page:
+    context = new_context(browser, tracker, width)
     page: Page = context.new_page()
     page.goto("/")
     page.get_by_label("User name").fill(user)
