@@ -1,4 +1,4 @@
-"""Tokens and user documents' password material: JWT HS256 (SPEC §6 security).
+"""Tokens and user documents' password material: JWT HS256 (architecture.md#tracker-api security).
 
 Pure functions. Hashing and checking passwords is `reconciler.core.passwords`. A user's
 password hash lives in the `password` key of its `@name` document (damas-core's key, so

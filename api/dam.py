@@ -1,6 +1,6 @@
 """damas-core's `dam` extension as working operations: publish, comment, lock, unlock, version.
 
-These routes crash in damas-core; SPEC §6/§6.1 decide their intended behaviour:
+These routes crash in damas-core; architecture.md#tracker-api decide their intended behaviour:
 - publish creates the file node (409 if the path is tracked) with `author`, `time` and
   `synced_<origin>` = `time` (the origin holds the file it publishes, so the reconciler only
   has to move it to the hub and the other sites), plus a `#parent` child history node;
@@ -38,8 +38,8 @@ from reconciler.core.domain import SITE_KEY_PREFIXES, SITE_NAME_RE, synced_key
 from reconciler.store import Tx
 from reconciler.store.lookups import child_count
 
-# Keys the tracker and the reconciler own on a file document (SPEC §3): a version keeps
-# them, and only editors and admins (who may `update` them anyway) set them in its body.
+# Keys the tracker and the reconciler own on a file document (architecture.md#file-keys): a version
+# keeps them, and only editors and admins (who may `update` them anyway) set them in its body.
 TRACKER_KEYS = frozenset({"origin", "deleted", "sync_priority", "lock"})
 TRACKER_PREFIXES = (*SITE_KEY_PREFIXES, "sync_", "modified_")
 # Keys `version` sets itself, whoever the caller is.

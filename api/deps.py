@@ -1,9 +1,9 @@
 """FastAPI dependencies shared by every router: the store, the settings, the caller.
 
-`require(UserClass.EDITOR)` is the class check of SPEC §6: 401 without a valid token
-(`Authorization: Bearer <jwt>` or cookie `token`), 403 when the caller's class is too low.
-The caller's class is read from its user document on every request, so a class change or a
-password change (which revokes tokens) takes effect at once.
+`require(UserClass.EDITOR)` is the class check of architecture.md#tracker-api: 401 without a valid
+token (`Authorization: Bearer <jwt>` or cookie `token`), 403 when the caller's class is too low. The
+caller's class is read from its user document on every request, so a class change or a password
+change (which revokes tokens) takes effect at once.
 """
 
 from __future__ import annotations

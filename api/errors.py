@@ -1,4 +1,5 @@
-"""Error replies and request-body guards: every bad request gets a clear 4xx (SPEC §6.1).
+"""Error replies and request-body guards: every bad request gets a clear 4xx
+(architecture.md#tracker-api).
 
 - `ApiFailure(status, message)`: raised by services and dependencies, rendered as a plain-text
   body (damas-core style `Create error: Bad request ...`), which damas clients print as is.
@@ -87,9 +88,9 @@ _RISKY_ESCAPE = re.compile(rb"\\u(0000|[dD][89a-fA-F])")
 def check_strings(value: Any, raw: str | bytes) -> None:
     """400 for a NUL or a lone surrogate (`"\\ud800"`) in any string, keys included.
 
-    PostgreSQL cannot store NUL, ids must never hold one (SPEC §6.1), and a lone surrogate
-    has no UTF-8 form: stored on SQLite, every later reply holding it would fail (issue 11).
-    `raw` is the JSON text: the walk only runs when it holds one of those escapes.
+    PostgreSQL cannot store NUL, ids must never hold one (architecture.md#tracker-api), and a lone
+    surrogate has no UTF-8 form: stored on SQLite, every later reply holding it would fail (issue
+    11). `raw` is the JSON text: the walk only runs when it holds one of those escapes.
     """
     text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if _RISKY_ESCAPE.search(text) is None:

@@ -1,12 +1,12 @@
 """The lean read path of `GET /api/read/<ids>`: one primary-key query per request.
 
-SPEC §10 measured a read through a per-request ORM session at a fifth of a constant route.
-This path runs in the event loop (`async def` route): the store's `FastReader`
-(`reconciler.store.fastread`: its own autocommit connection, async ones on PostgreSQL) fetches
-the caller's user document and the requested documents in a single `WHERE id IN (...)`
-query; this module checks the token against the user document, and sends the stored JSON
-text as is (only user documents are parsed, to drop their password hash, and, for callers
-below admin, configuration objects, to redact their secrets: `api.secrets`).
+architecture.md#performance measured a read through a per-request ORM session at a fifth of a
+constant route. This path runs in the event loop (`async def` route): the store's `FastReader`
+(`reconciler.store.fastread`: its own autocommit connection, async ones on PostgreSQL) fetches the
+caller's user document and the requested documents in a single `WHERE id IN (...)` query; this
+module checks the token against the user document, and sends the stored JSON text as is (only user
+documents are parsed, to drop their password hash, and, for callers below admin, configuration
+objects, to redact their secrets: `api.secrets`).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@
 - `SECRET_CONFIG_KEYS`: keys of configuration objects (`rsyncGlobalParameters`, `hub/...`,
   `volume/...`) that carry credentials or say where they are: `rsync_env` (where an
   `RSYNC_PASSWORD` sits), `identityFile`, `knownHosts`, `notifiedEmails`, the SMTP account.
-  Admins read them; every other class reads `"***"` instead (SPEC §6 security, issue 11).
-  Any other configuration key whose name mentions a password or a secret counts as well.
+  Admins read them; every other class reads `"***"` instead (architecture.md#tracker-api security,
+  issue 11). Any other configuration key whose name mentions a password or a secret counts as well.
 - The user part of an ssh URL (`ssh://sync@nas/`) is shown as `ssh://***@nas/`, in `url` and
   in the ssh/rsync messages the reconciler keeps (`stderr_<phase>`: `sync@nas: Permission
   denied`).

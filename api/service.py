@@ -3,10 +3,10 @@
 Each takes the transaction, a `Context` (caller, options, clock) and the parsed request
 body, and returns a `Reply(status, body)` with damas-core's reply shapes: a single input gives
 a bare value, an array input an array, `null` placeholders with 207, 404 when nothing was
-found, 409 on conflicts (SPEC §6, `reference/damas-core-api.md`). Invalid input raises
-`ApiFailure` (400/403; 413 for a document that would be stored over `Context.max_doc`).
-Writes go through `Tx` so the work-queue rows stay maintained.
-The dam-extension operations (publish, comment, lock, version) are in `api.dam`.
+found, 409 on conflicts (architecture.md#tracker-api, `reference/damas-core-api.md`). Invalid input
+raises `ApiFailure` (400/403; 413 for a document that would be stored over `Context.max_doc`).
+Writes go through `Tx` so the work-queue rows stay maintained. The dam-extension operations
+(publish, comment, lock, version) are in `api.dam`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from reconciler.store.graph import edges_into
 from reconciler.store.query import QueryError
 
 Doc = dict[str, Any]
-RESTRICTED_KEYS = ("author", "time")  # only admins set them (SPEC §6.1)
+RESTRICTED_KEYS = ("author", "time")  # only admins set them (architecture.md#tracker-api)
 NULL_ENTRY = "null"  # damas-core: the string "null" in an update array is skipped and echoed
 MAX_DOC = 1024 * 1024  # bytes of JSON of one stored document (Settings.max_doc, SPCTL_MAX_DOC)
 
@@ -89,7 +89,7 @@ def check_ids(label: str, body: object) -> tuple[list[str], bool]:
 
 
 def may_write(ctx: Context, node_id: str, label: str) -> None:
-    """Users and configuration objects are written by admins only (SPEC §6)."""
+    """Users and configuration objects are written by admins only (architecture.md#tracker-api)."""
     if not ctx.user.is_admin and node_kind(node_id) in (NodeKind.USER, NodeKind.CONFIG):
         raise ApiFailure(
             403, f"Access {label.lower()} error: Forbidden (admin required to write {node_id})"

@@ -1,4 +1,5 @@
-"""Server settings: environment variables, overridden by `spctl serve` flags (SPEC §6.1)."""
+"""Server settings: environment variables, overridden by `spctl serve` flags
+(architecture.md#tracker-api)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """User objects (`@name`): their validation, sign-in, password change and the first admin.
 
 A user document is `{_id: "@alice", username, class, email?, fullname?, disable?, password}`
-where `password` holds the argon2id hash (SPEC §6.1). An admin sends the plaintext in
-`password` (hashed here) or an existing hash in `passwordHash` (argon2 or damas' md5/sha1,
-stored as is and upgraded at the next sign-in).
+where `password` holds the argon2id hash (architecture.md#tracker-api). An admin sends the plaintext
+in `password` (hashed here) or an existing hash in `passwordHash` (argon2 or damas' md5/sha1, stored
+as is and upgraded at the next sign-in).
 """
 
 from __future__ import annotations

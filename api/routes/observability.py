@@ -1,5 +1,5 @@
 """Observability routes: `/metrics`, `/api/status`, `/api/describe`, `/api/explain`,
-`/api/listup`, `/api/listdown` (SPEC §6, §8).
+`/api/listup`, `/api/listdown` (architecture.md#tracker-api, architecture.md#observability).
 
 Thin adapters over `reconciler.services.status` / `reconciler.services.explain`: parse the
 path, call one service function in one read transaction, return JSON. `/metrics` is open unless the

@@ -1,4 +1,4 @@
-"""What one cell of the file x site grid shows (SPEC §3): purely computational.
+"""What one cell of the file x site grid shows (architecture.md#file-keys): purely computational.
 
 A cell is the state of one file on one site, as the page draws it: synced (green), outdated
 (yellow), syncing (blue), error (red, with the exit code and the last attempt), missing
@@ -63,8 +63,9 @@ def _ms(doc: Mapping[str, Any], key: str) -> int | None:
 def cell(doc: Mapping[str, Any], site: str, *, wanted: bool | None) -> Cell:
     """The cell of `doc` on `site`; `wanted` is the row's flag, None when there is no row.
 
-    No row means the store decided the site neither wants nor holds the file (SPEC §4):
-    grey. A row that is not wanted but still holds a copy is grey too, with `held` set.
+    No row means the store decided the site neither wants nor holds the file
+    (architecture.md#desired-state): grey. A row that is not wanted but still holds a copy is grey
+    too, with `held` set.
     """
     state = site_state(doc, site)
     synced = _ms(doc, synced_key(site))

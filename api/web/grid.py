@@ -1,13 +1,13 @@
 """The file x site grid of the web page: one page of files, one cell per site.
 
-Paging is keyset paging over indexed columns (SPEC §10: it must stay fast at 1,000,000
-files): by time on `nodes (kind, time, id)`, by path on the primary key, by priority on the
-hub's `file_sites` rows `(site, priority, time, file_id)`. The cells of a page come from the
-`file_sites` rows and documents of just that page's ids. An optional search filter (a
-clause over `nodes`, from the tracker's search grammar) narrows the files, and so does
-"errors only" (a `syncError_<site>` on some site, through the partial index `ix_fs_failed`
-of the rows whose last attempt failed). The queries are the store's
-(`reconciler.store.grid`); this module pages, checks cursors and shapes the rows.
+Paging is keyset paging over indexed columns (architecture.md#performance: it must stay fast at
+1,000,000 files): by time on `nodes (kind, time, id)`, by path on the primary key, by priority on
+the hub's `file_sites` rows `(site, priority, time, file_id)`. The cells of a page come from the
+`file_sites` rows and documents of just that page's ids. An optional search filter (a clause over
+`nodes`, from the tracker's search grammar) narrows the files, and so does "errors only" (a
+`syncError_<site>` on some site, through the partial index `ix_fs_failed` of the rows whose last
+attempt failed). The queries are the store's (`reconciler.store.grid`); this module pages, checks
+cursors and shapes the rows.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The sites panel of the web page: the hub and each volume, reachable or not, with backlog.
 
-Reads the configuration objects (the status keys the reconciler writes on them: SPEC §5;
-reachability is decided as for `spctl status`) and the maintained per-site counters, never
-the file rows themselves, so it costs the same for ten files or a million. `site_status` is
-the pure part: the colour an operator sees. Each site also carries its last hour
+Reads the configuration objects (the status keys the reconciler writes on them:
+architecture.md#the-loop; reachability is decided as for `spctl status`) and the maintained per-site
+counters, never the file rows themselves, so it costs the same for ten files or a million.
+`site_status` is the pure part: the colour an operator sees. Each site also carries its last hour
 (`api.web.activity`: throughput and backlog per minute) for the panel's small charts.
 """
 

@@ -1,4 +1,5 @@
-"""Desired state (SPEC §4): which sites must hold a file, at which priority, and its state.
+"""Desired state (architecture.md#desired-state): which sites must hold a file, at which priority,
+and its state.
 
 Purely computational: `site_rows` takes a file document and the configuration and returns
 the per-site rows the store keeps as its work-queue index. No I/O, no clock.
@@ -27,7 +28,8 @@ from reconciler.core.domain import (
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether a site must hold a file, and the rule of SPEC §4 that said so."""
+    """Whether a site must hold a file, and the rule of architecture.md#desired-state that said
+    so."""
 
     wanted: bool
     rule: str
@@ -91,7 +93,8 @@ def decide(
     cfg: SyncConfig,
     matching: Sequence[SyncTarget] | None = None,
 ) -> Decision:
-    """SPEC §4 for one (file, volume); `matching` = the SyncTargets matching the file, if known."""
+    """architecture.md#desired-state for one (file, volume); `matching` = the SyncTargets matching
+    the file, if known."""
     site = volume.name
     if doc.get("origin") == site:
         return Decision(True, "origin: the file was published or found here")

@@ -1,7 +1,7 @@
 """Domain vocabulary: file ids, per-site key names, site states and directions.
 
-Everything here is pure: the rules of SPEC §3 about what an `_id` may be and how the
-per-site keys (`synced_<site>`, `syncError_<site>`...) are named live in this one module.
+Everything here is pure: the rules of architecture.md#file-keys about what an `_id` may be and how
+the per-site keys (`synced_<site>`, `syncError_<site>`...) are named live in this one module.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ RESERVED_DIR = ".syncplanet"
 
 
 class InvalidId(ValueError):
-    """An `_id` that breaks the path rules of SPEC §3 / §6.1."""
+    """An `_id` that breaks the path rules of architecture.md#file-keys,
+    architecture.md#tracker-api."""
 
 
 class Direction(StrEnum):
@@ -91,7 +92,8 @@ def relpath(file_id: str) -> str:
     return file_id.lstrip("/")
 
 
-# ---- per-site keys (SPEC §3) -------------------------------------------------------------
+# ---- per-site keys (architecture.md#file-keys)
+# -------------------------------------------------------------
 
 
 def sync_key(site: str) -> str:

@@ -8,7 +8,8 @@ these functions return from its outcome.
 - `select_batch`: the next batch in work order, bounded by files and bytes
   (`syncAmountEmission/Reception`, `syncBytesEmission/Reception`), never a package together
   with an entry below it (its per-package filter rule would reject that entry).
-- `file_changes` / `volume_status`: the tracker keys of SPEC §3 and §5 after a batch.
+- `file_changes` / `volume_status`: the tracker keys of architecture.md#file-keys,
+  architecture.md#the-loop after a batch.
 - `volume_waiting`: whether an unreachable volume's backoff still holds.
 """
 

@@ -2,8 +2,8 @@
 
 Purely computational. `ssh://[user@]host[:port]/abs/root/` names a root on another host,
 reached over SSH from the hub host; `file:///abs/root/` and `/abs/root/` a root on the hub
-host itself (SPEC §2). Anything a command line could read as an option, or split, is refused
-here (`UnsafeUrl`), and the commands themselves end options with `--` as a second line.
+host itself (architecture.md#topology). Anything a command line could read as an option, or split,
+is refused here (`UnsafeUrl`), and the commands themselves end options with `--` as a second line.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""E-mail digests to a volume's `notifiedEmails` (SPEC §8): down, recovered, files failed.
+"""E-mail digests to a volume's `notifiedEmails` (architecture.md#observability): down, recovered,
+files failed.
 
 The reconciler loop calls `notify_pass(rt) -> int` (the number of mails sent) after its
 passes. For every enabled volume with `notifiedEmails` it compares what the volume looks like

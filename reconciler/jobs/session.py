@@ -1,7 +1,7 @@
 """The process's hub session: the connection to the hub host, and this worker's row.
 
 `HubSession` owns the connection to the hub host (`LocalShell` or Fabric) and the OpenSSH
-ControlMaster directory that rsync's `ssh` reuses (SPEC §10, opened by
+ControlMaster directory that rsync's `ssh` reuses (architecture.md#performance, opened by
 `reconciler.transport.hub`), and rebuilds them when the Hub object changes. Each connection
 comes with its own immutable `Runtime`; a job takes one with `with session.runtime() as rt`
 and keeps it for its whole run. A replaced connection is retired, and closed only when the

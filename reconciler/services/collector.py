@@ -4,8 +4,8 @@ and whether each site answered (`syncplanet_volume_up`).
 `StoreCollector` is a prometheus_client custom collector: nothing is cached between scrapes,
 every `collect()` reads the maintained `site_counts` table (one small row per site and
 state) and, per site, the oldest pending file through the partial index `ix_fs_oldest`. Both
-cost milliseconds whatever the number of files (SPEC §10), so a 15 s scrape interval is fine
-at 1,000,000 files x 8 sites (`tests/bench/bench_metrics.py` measures it).
+cost milliseconds whatever the number of files (architecture.md#performance), so a 15 s scrape
+interval is fine at 1,000,000 files x 8 sites (`tests/bench/bench_metrics.py` measures it).
 
 `syncplanet_volume_up` comes from configuration and status: one series for every configured
 site (the hub and each volume), whatever this process did since it started, with the value
@@ -86,7 +86,7 @@ def volume_guards(tx: Tx, cfg: SyncConfig) -> dict[str, tuple[bool, int]]:
 
 
 class StoreCollector(Collector):
-    """Gauges of SPEC §8 computed from the store at each scrape."""
+    """Gauges of architecture.md#observability computed from the store at each scrape."""
 
     def __init__(self, store: Store, on_site: Callable[[str], None] | None = None) -> None:
         self.store = store

@@ -57,7 +57,8 @@ class Plan:
 
 
 def identity(info: KindInfo, name: str) -> Doc:
-    """The keys that make a document the object `info`/`name` (SPEC §7.1: each carries name)."""
+    """The keys that make a document the object `info`/`name`
+    (architecture.md#declarative-configuration: each carries name)."""
     doc: Doc = {"_id": info.doc_id(name), "name": name}
     if info.kind is Kind.USER:
         doc["username"] = name  # damas-core signs users in by `username`

@@ -1,11 +1,11 @@
 """Why is this file (not yet) on that site? `explain(tx, path, site, now)` answers.
 
-For each site it gives the rule of SPEC §4 that decided (through `reconciler.core.desired.decide`,
-the very function the store's queues are derived with), the copy's state, the lane it moves
-in (emission origin -> hub, reception hub -> volume), its place in that lane (files and bytes
-ahead, from the partial indexes), whether it waits for the hub copy, the last error and the
-next retry, and whether the volume is down or disabled. `summarize` turns that into one
-sentence; it is pure, so its wording is tested with data.
+For each site it gives the rule of architecture.md#desired-state that decided (through
+`reconciler.core.desired.decide`, the very function the store's queues are derived with), the copy's
+state, the lane it moves in (emission origin -> hub, reception hub -> volume), its place in that
+lane (files and bytes ahead, from the partial indexes), whether it waits for the hub copy, the last
+error and the next retry, and whether the volume is down or disabled. `summarize` turns that into
+one sentence; it is pure, so its wording is tested with data.
 """
 
 from __future__ import annotations

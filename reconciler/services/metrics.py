@@ -1,4 +1,5 @@
-"""Prometheus metrics of SPEC §8 (prefix `syncplanet_`, base units, no paths in labels).
+"""Prometheus metrics of architecture.md#observability (prefix `syncplanet_`, base units, no paths
+in labels).
 
 `Metrics` owns a registry passed in (tests use a fresh one). Counters and histograms are
 updated by the transfer and scan code; gauges that come from the database (files, pending,

@@ -196,7 +196,8 @@ def load_file(tx: Tx, path: str) -> dict[str, Any]:
 
 
 def wanted_on(doc: Mapping[str, Any], site: str, cfg: SyncConfig) -> tuple[bool, str]:
-    """SPEC §4 for a volume, §5.1 for the hub: (wanted, the rule that decided)."""
+    """architecture.md#desired-state for a volume, architecture.md#the-loop for the hub: (wanted,
+    the rule that decided)."""
     if site == cfg.hub_name:
         if doc.get("deleted") is True:
             return False, "deleted: the file vanished from its origin"

@@ -1,15 +1,15 @@
 """Documents as stored JSON text by `_id`, off the ORM: the lean read path of
 `GET /api/read/<ids>` (`api.fastread` authenticates and shapes the reply).
 
-SPEC §10 measured a read through a per-request ORM session at a fifth of a constant route.
-`FastReader` runs one `WHERE id IN (...)` query on a connection of its own, detached from the
-pool, in autocommit (each query sees the latest commit, no idle transaction), and returns the
-stored JSON text unparsed. On PostgreSQL `fetch_async` awaits the query on a few
-asynchronous autocommit connections of the event loop (`ASYNC_CONNECTIONS`), so the loop
-parses and answers other requests while the server process works (on a blocking connection
-it sat idle for each round trip); the same query text is sent each time, which psycopg
-prepares after a few executions. The statement is compiled by SQLAlchemy for the store's
-dialect (its placeholders, once per number of ids) and run on the driver's cursor.
+architecture.md#performance measured a read through a per-request ORM session at a fifth of a
+constant route. `FastReader` runs one `WHERE id IN (...)` query on a connection of its own, detached
+from the pool, in autocommit (each query sees the latest commit, no idle transaction), and returns
+the stored JSON text unparsed. On PostgreSQL `fetch_async` awaits the query on a few asynchronous
+autocommit connections of the event loop (`ASYNC_CONNECTIONS`), so the loop parses and answers other
+requests while the server process works (on a blocking connection it sat idle for each round trip);
+the same query text is sent each time, which psycopg prepares after a few executions. The statement
+is compiled by SQLAlchemy for the store's dialect (its placeholders, once per number of ids) and run
+on the driver's cursor.
 """
 
 from __future__ import annotations

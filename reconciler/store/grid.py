@@ -1,11 +1,11 @@
 """The queries of the web page's file x site grid and file detail (`api.web.grid`).
 
-Keyset paging over indexed columns (SPEC §10: it must stay fast at 1,000,000 files): by time
-on `nodes (kind, time, id)`, by path on the primary key, by priority on the hub's
-`file_sites` rows `(site, priority, time, file_id)`. Each returns the sort keys of up to
-`limit` files after `after` (the last key of the previous page). The filter is a condition
-from `reconciler.store.search` (`files_filter`), run through `search.run`: a value the
-database refuses is a `QueryError`.
+Keyset paging over indexed columns (architecture.md#performance: it must stay fast at 1,000,000
+files): by time on `nodes (kind, time, id)`, by path on the primary key, by priority on the hub's
+`file_sites` rows `(site, priority, time, file_id)`. Each returns the sort keys of up to `limit`
+files after `after` (the last key of the previous page). The filter is a condition from
+`reconciler.store.search` (`files_filter`), run through `search.run`: a value the database refuses
+is a `QueryError`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Work queues and per-site aggregates, read from the maintained `file_sites` rows.
 
-The queries here are the indexed ones of SPEC §10: they walk the partial indexes over
-pending rows in work order (priority first, untried before failed, oldest first), so they
-cost milliseconds whether nothing or everything is pending. Claims are leases on rows, so
-several workers never move the same (file, site) at once and a dead worker's claims expire.
+The queries here are the indexed ones of architecture.md#performance: they walk the partial indexes
+over pending rows in work order (priority first, untried before failed, oldest first), so they cost
+milliseconds whether nothing or everything is pending. Claims are leases on rows, so several workers
+never move the same (file, site) at once and a dead worker's claims expire.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
   `_id`, with the keys that searches hit most promoted to indexed columns.
 - `file_sites`: one row per (file, site) that matters, derived from the file document and
   the configuration by `reconciler.core.desired.site_rows`; its partial indexes are the work
-  queues of SPEC §10 (pending rows only, in work order). Lease columns are the only data
-  not derived from documents: they are the claims of reconciler workers (SPEC §9).
+  queues of architecture.md#performance (pending rows only, in work order). Lease columns are the
+  only data not derived from documents: they are the claims of reconciler workers
+  (architecture.md#scale-out).
 - `site_counts`: files and bytes per (site, state) of wanted rows, kept by deltas on every
   write so metrics and status never count millions of rows.
 - `site_samples`: per site and minute, the copies that became synced there and the backlog

@@ -1,8 +1,9 @@
 """Searches: damas-core's text grammar and `search_mongo`, compiled to one SQL query each.
 
 - `text_condition(query)`: the grammar of `/api/search/<query>` (damas-core §search language
-  with SPEC §6.1's decisions: every term must match; `k:3` matches 3 and "3"; `k:true` matches
-  true and "true"; `<`, `<=`, `>`, `>=` compare numbers when the value parses as one).
+  with architecture.md#tracker-api's decisions: every term must match; `k:3` matches 3 and "3";
+  `k:true` matches true and "true"; `<`, `<=`, `>`, `>=` compare numbers when the value parses as
+  one).
 - `mongo_condition(query)`: the `search_mongo` subset `$eq $ne $gt $gte $lt $lte $in $nin
   $exists $regex $and $or $not` and `REGEX_…` / `RX_…_RX<flags>` strings at any depth.
 - `find_ids` / `count` run a condition on a `Tx`; no document is loaded into Python.

@@ -1,4 +1,4 @@
-"""The `workers` rows and the leases they own (SPEC §9, issue 12: fast takeover).
+"""The `workers` rows and the leases they own (architecture.md#scale-out, issue 12: fast takeover).
 
 A reconciler process registers a row (host, boot id, pid, process start time), renews it and
 every lease it holds on each heartbeat, and removes it when it stops. Whether an owner on this

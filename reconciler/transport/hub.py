@@ -2,8 +2,8 @@
 
 `connect` opens the hub shell for a Hub object (`LocalShell`, or one Fabric connection when
 the hub is `ssh://`) and a private folder on the hub host for the OpenSSH ControlMaster
-sockets that rsync's `ssh` reuses (SPEC §10), one sub-folder per job lane. `disconnect`
-stops the masters kept for a set of sites and closes the shell; `remove_control_dirs`
+sockets that rsync's `ssh` reuses (architecture.md#performance), one sub-folder per job lane.
+`disconnect` stops the masters kept for a set of sites and closes the shell; `remove_control_dirs`
 deletes old folders once no job can use their sockets any more.
 """
 

@@ -4,7 +4,7 @@ Observe = command + pure parser: rsync prints one line per entry in our `--out-f
 (`reconciler.transport.commands.OUT_FORMAT`), unchanged entries included (`--info=name2`),
 and `parse_itemized` reads them back (undoing rsync's `\\#ooo` escaping). `arrived` then
 says which entries of the batch are proven: any reported line when rsync exited 0, only
-"nothing left to move" lines of a `--dry-run` otherwise (SPEC §5's verification).
+"nothing left to move" lines of a `--dry-run` otherwise (architecture.md#the-loop's verification).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """User rsync options by scope: global parameters, then the hub, then the volume.
 
 Purely computational. `rsync_args` / `rsync_env` are read from each scope in that order and
-concatenated (later scopes win where rsync lets the last value win, SPEC §5). Only what
-`reconciler.core.rsync_options` allows reaches a command: values that reached the store without
-the manifest validation (the API, an older version) are screened again here, right before
-a command is built, and the refused ones are returned for the log.
+concatenated (later scopes win where rsync lets the last value win, architecture.md#the-loop). Only
+what `reconciler.core.rsync_options` allows reaches a command: values that reached the store without
+the manifest validation (the API, an older version) are screened again here, right before a command
+is built, and the refused ones are returned for the log.
 """
 
 from __future__ import annotations

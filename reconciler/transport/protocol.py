@@ -7,8 +7,8 @@ never build a command. Every operation is level-based and safe to repeat:
 - `list_files`: the site's regular files, as listing records (below), for a scan;
 - `send` / `receive`: one batch from the site to the hub root, or from the hub root to the
   site, with per-file verification: `TransferOutcome.arrived` holds only the entries whose
-  arrival is proven (SPEC §5), whatever the exit code; `Batch.streams` > 1 splits it
-  across that many rsync runs at once (each verified the same way);
+  arrival is proven (architecture.md#the-loop), whatever the exit code; `Batch.streams` > 1 splits
+  it across that many rsync runs at once (each verified the same way);
 - `move_to_trash`: copies of deleted files go to `.syncplanet/trash/<stamp>/` at the site;
 - `purge_trash`: trash folders older than the limit are deleted;
 - `reachable`: the site answers and its root is a folder;

@@ -9,9 +9,9 @@ as channels of the lane's one SSH connection and verified each on its own. When 
 exits 0, every entry it reported arrived. When it fails for another reason than
 unreachability, what it printed is not proof (in push mode the sender reports a file before
 the receiver commits it), so the same command is re-run with `--dry-run`: an entry it would
-not transfer has the same size and mtime on both sides, which is the verification of SPEC
-§5. A trash move that fails is split in halves, so one bad file does not hold back the
-others; an unreachable site stops it.
+not transfer has the same size and mtime on both sides, which is the verification of
+architecture.md#the-loop. A trash move that fails is split in halves, so one bad file does not hold
+back the others; an unreachable site stops it.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ log = logging.getLogger(__name__)
 
 
 def safe_ids(file_ids: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Split ids into those rsync may see and those that break SPEC §3's path rules.
+    """Split ids into those rsync may see and those that break architecture.md#file-keys's path
+    rules.
 
     The API refuses bad ids already; this is the last line before a path reaches a
     command, so an id written into the database by other means cannot escape a root.

@@ -1,11 +1,11 @@
 """Where commands run: the hub host, as local processes or through one Fabric connection.
 
-rsync and volume listings always run on the hub host (SPEC §2). `HubShell` is the one
-protocol for that, with two implementations side by side: `LocalShell` (the hub directory
-is on the reconciler host, `subprocess`) and `FabricShell` (the hub is `ssh://`, one
-kept-open Fabric connection with TCP_NODELAY). Commands are argument vectors; a shell only
-ever sees them joined with `shlex.join`, so user paths are never interpreted by a shell.
-The site transports (`reconciler.transport.sites`) run every command through one of these.
+rsync and volume listings always run on the hub host (architecture.md#topology). `HubShell` is the
+one protocol for that, with two implementations side by side: `LocalShell` (the hub directory is on
+the reconciler host, `subprocess`) and `FabricShell` (the hub is `ssh://`, one kept-open Fabric
+connection with TCP_NODELAY). Commands are argument vectors; a shell only ever sees them joined with
+`shlex.join`, so user paths are never interpreted by a shell. The site transports
+(`reconciler.transport.sites`) run every command through one of these.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ class FabricShell:
                 self._conn.open()
                 transport = self._conn.client.get_transport()
                 if transport is not None and transport.sock is not None:
-                    # paramiko leaves Nagle on: ~40 ms per command otherwise (SPEC §10)
+                    # paramiko leaves Nagle on: ~40 ms per command otherwise
+                    # (architecture.md#performance)
                     transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return self._conn.client
 

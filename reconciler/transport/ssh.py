@@ -3,10 +3,11 @@
 Purely computational: builds `ssh` argument vectors and rsync's `-e` value, never runs them.
 Host keys are always checked (`StrictHostKeyChecking=yes` against `Hub.spec.knownHosts`),
 the key is `Hub.spec.identityFile`, and every command ends ssh's options with `--` before the
-host. With a ControlMaster directory, connections to a site are reused (SPEC §10); jobs that
-may run at the same time for one site (emission, reception, trash purge) each get their own
-sockets (`lane`): two ssh clients racing to become the master of one path orphan one of them.
-A scan's listing has its own lane too: it starts while the volume marker is read.
+host. With a ControlMaster directory, connections to a site are reused
+(architecture.md#performance); jobs that may run at the same time for one site (emission, reception,
+trash purge) each get their own sockets (`lane`): two ssh clients racing to become the master of one
+path orphan one of them. A scan's listing has its own lane too: it starts while the volume marker is
+read.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def test_parse_term(token: str, term: Any) -> None:
 TEXT = [
     ("origin:paris", ["/shots/a.exr", "/shots/c.exr"]),
     ("origin:paris  name:Alpha", ["/shots/a.exr"]),
-    ("origin:paris origin:lyon", []),  # a repeated key is AND (SPEC §6.1)
+    ("origin:paris origin:lyon", []),  # a repeated key is AND (architecture.md#tracker-api)
     ("k:3", ["/shots/a.exr", "/shots/b.exr"]),  # number 3 and string "3"
     ("deleted:true", ["/shots/a.exr", "/shots/b.exr"]),  # boolean and string
     ("origin:5", ["/assets/d.ma"]),

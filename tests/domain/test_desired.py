@@ -1,4 +1,5 @@
-"""SPEC §4 as data: (file, configuration) -> which sites want it, priority, state, backoff."""
+"""architecture.md#desired-state as data: (file, configuration) -> which sites want it, priority,
+state, backoff."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""File id rules (SPEC §3) and rsync-style globs, as data."""
+"""File id rules (architecture.md#file-keys) and rsync-style globs, as data."""
 
 from __future__ import annotations
 

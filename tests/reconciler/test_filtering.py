@@ -1,4 +1,5 @@
-"""Destination filtering (SPEC §4) end to end: which sites receive which files.
+"""Destination filtering (architecture.md#desired-state) end to end: which sites receive which
+files.
 
 All four levels: per-file `sync_<site>`, per-file `syncEverywhere`, SyncTargets (sites,
 everywhere, excludeSites), the global default; and a configuration change converging on

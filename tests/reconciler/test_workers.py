@@ -1,4 +1,5 @@
-"""Scale-out (SPEC §9): several workers on one store never move the same (file, site) twice."""
+"""Scale-out (architecture.md#scale-out): several workers on one store never move the same (file,
+site) twice."""
 
 from __future__ import annotations
 

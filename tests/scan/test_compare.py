@@ -1,4 +1,5 @@
-"""Scan decisions as data: listed entry + tracked state -> action (SPEC §5 "Scan")."""
+"""Scan decisions as data: listed entry + tracked state -> action (architecture.md#the-loop
+"Scan")."""
 
 from __future__ import annotations
 

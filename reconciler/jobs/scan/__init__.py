@@ -1,4 +1,5 @@
-"""Discovery: scanning volumes for new, modified and deleted files and packages (SPEC §5).
+"""Discovery: scanning volumes for new, modified and deleted files and packages
+(architecture.md#the-loop).
 
 The pipeline, one module per step: `listing` (the pure parser of the volume's listing) ->
 `rules` and `packages` (what is tracked, and as what) -> `tracked` (the tracker's side, in

@@ -6,7 +6,7 @@ file; `changes` turns an action into the keys to write. No I/O, no clock (`now` 
 `started` come in the context), so the same functions re-check each action against a fresh
 document inside the write transaction.
 
-Rules (SPEC §5 "Scan"):
+Rules (architecture.md#the-loop "Scan"):
 - untracked file -> PUBLISH (origin here, `scanned at <site>`), unless `ignoreExistingFiles`
   and the file is older than the volume's first scan;
 - copy of the current version (origin here, or `synced_<site>` >= `time`) whose size or mtime

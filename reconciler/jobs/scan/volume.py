@@ -1,4 +1,5 @@
-"""Scan one volume: list it, compare with the tracker, write the differences (SPEC §5).
+"""Scan one volume: list it, compare with the tracker, write the differences
+(architecture.md#the-loop).
 
 `scan_volume(rt, volume)` is the job the scheduler runs every `sleepBetweenScans` seconds
 for volumes with `enableDiscovery` (and global `enableScans`). Steps:

@@ -1,4 +1,5 @@
-"""Indexes for the web page's grid: keyset paging by time, path and priority (SPEC §10).
+"""Indexes for the web page's grid: keyset paging by time, path and priority
+(architecture.md#performance).
 
 Revision ID: 0002_web_grid
 Revises: 0001

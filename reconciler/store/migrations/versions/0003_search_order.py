@@ -1,4 +1,4 @@
-"""Indexes for searches on promoted keys, in `_id` order (issue 2, SPEC §6).
+"""Indexes for searches on promoted keys, in `_id` order (issue 2, architecture.md#tracker-api).
 
 Revision ID: 0003_search_order
 Revises: 0002_web_grid

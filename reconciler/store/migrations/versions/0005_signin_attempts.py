@@ -1,4 +1,5 @@
-"""Failed sign-ins per account and per client address (the brute-force limit, SPEC §6.1).
+"""Failed sign-ins per account and per client address (the brute-force limit,
+architecture.md#tracker-api).
 
 Revision ID: 0005_signin_attempts
 Revises: 0004_redundant_indexes
