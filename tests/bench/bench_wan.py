@@ -81,8 +81,7 @@ def _sites(work_dir: Path, keys: SshKeys, rate: float) -> Iterator[dict[str, Sit
             sites[name] = Site(sshd, proxy)
             # the proxy's port is the site's address as the hub sees it: same host key
             kind, key = (sshd.dir / "host_ed25519.pub").read_text().split()[:2]
-            with keys.known_hosts.open("a") as fh:
-                fh.write(f"[127.0.0.1]:{proxy.port} {kind} {key}\n")
+            keys.trust(f"[127.0.0.1]:{proxy.port}", f"{kind} {key}")
         yield sites
     finally:
         for site in sites.values():

@@ -43,6 +43,16 @@ class SshKeys:
         shutil.copy(self.identity.with_suffix(".pub"), self.authorized_keys)
         self.known_hosts.touch()
 
+    def trust(self, host: str, key: str) -> None:
+        """`host`'s key in known_hosts, replacing an older line for it: a port freed by a
+        stopped sshd can be handed to the next one, and paramiko checks only the first key it
+        finds for a host (OpenSSH tries each)."""
+        lines = self.known_hosts.read_text().splitlines()
+        kept = [line for line in lines if line.split(" ", 1)[0] != host]
+        tmp = self.known_hosts.with_suffix(".tmp")
+        tmp.write_text("".join(f"{line}\n" for line in [*kept, f"{host} {key}"]))
+        tmp.replace(self.known_hosts)
+
 
 @dataclass
 class SshSite:
@@ -73,8 +83,7 @@ class SshSite:
                 ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True
             )
             pub = host_key.with_suffix(".pub").read_text().split()
-            with self.keys.known_hosts.open("a") as fh:
-                fh.write(f"[127.0.0.1]:{self.port} {pub[0]} {pub[1]}\n")
+            self.keys.trust(f"[127.0.0.1]:{self.port}", f"{pub[0]} {pub[1]}")
         conf = self.dir / "sshd_config"
         conf.write_text(
             "\n".join(

@@ -42,8 +42,7 @@ def wan_world(
     paris = sites["paris"]
     with WanProxy(paris.port, delay=0.01, rate=16 * MiB, buffer=MiB) as proxy:
         kind, key = (paris.dir / "host_ed25519.pub").read_text().split()[:2]
-        with ssh_keys.known_hosts.open("a") as fh:
-            fh.write(f"[127.0.0.1]:{proxy.port} {kind} {key}\n")
+        ssh_keys.trust(f"[127.0.0.1]:{proxy.port}", f"{kind} {key}")
         world.volume("paris", url=f"ssh://{paris.user}@127.0.0.1:{proxy.port}{paris.root}/")
         try:
             yield world, proxy
