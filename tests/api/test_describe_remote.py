@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reconciler.store import Store
 from spctl import app
 from tests.api.conftest import ADMIN_PASSWORD
+from tests.support.production import put_hub_and_paris
 
 runner = CliRunner()
 
@@ -31,15 +31,7 @@ def test_describe_over_http(
     assert json.loads(as_json.stdout)["object"]["spec"]["class"] == "admin"
     missing = runner.invoke(app, ["describe", "hub", "hub", "--server", server_url])
     assert missing.exit_code == 1 and missing.stderr == 'error: hub "hub" not found\n'
-    store = Store.open(store_url)
-    with store.write() as tx:
-        tx.insert_many(
-            [
-                {"_id": "hub/hub", "name": "hub", "url": str(tmp_path / "hub")},
-                {"_id": "volume/paris", "name": "paris", "url": str(tmp_path / "paris")},
-            ]
-        )
-    store.close()
+    put_hub_and_paris(store_url, tmp_path)
     volume = runner.invoke(app, ["describe", "volume", "paris", "--server", server_url])
     assert volume.exit_code == 0, volume.stderr
     assert "Kind:  Volume" in volume.stdout and "Site:" in volume.stdout

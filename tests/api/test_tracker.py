@@ -9,10 +9,10 @@ import pytest
 from api.client import Client
 from reconciler.core.clock import now_ms
 from reconciler.core.kinds import lookup_kind
-from reconciler.store import Store
 from spctl.common import CliError
 from spctl.tracker import LocalTracker, RemoteTracker, Tracker, connect
 from tests.api.conftest import ADMIN_PASSWORD
+from tests.support.production import put_hub_and_paris
 
 
 @pytest.fixture
@@ -23,15 +23,7 @@ def trackers(
     with Client(server_url) as client:
         token = client.signIn("admin", ADMIN_PASSWORD)["token"]
     monkeypatch.setenv("SPCTL_TOKEN", token)
-    store = Store.open(store_url)
-    with store.write() as tx:
-        tx.insert_many(
-            [
-                {"_id": "hub/hub", "name": "hub", "url": str(tmp_path / "hub")},
-                {"_id": "volume/paris", "name": "paris", "url": str(tmp_path / "paris")},
-            ]
-        )
-    store.close()
+    put_hub_and_paris(store_url, tmp_path)
     local = connect(store_url, None)
     local.publish({"_id": "/shots/a.exr", "origin": "paris", "comment": "v1"})
     return local, connect(None, server_url + "/")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from reconciler.store import Tx
+from reconciler.store import Store, Tx
 from tests.support.sshd import SshKeys
 
 
@@ -40,3 +41,16 @@ def put_production(
     )
     for name, url in volumes.items():
         tx.put({"_id": f"volume/{name}", "name": name, "url": url, **(volume_keys or {})})
+
+
+def put_hub_and_paris(store_url: str, root: Path) -> None:
+    """A bare `hub/hub` and `volume/paris` under `root` (no keys: for reading, not moving)."""
+    store = Store.open(store_url)
+    with store.write() as tx:
+        tx.insert_many(
+            [
+                {"_id": "hub/hub", "name": "hub", "url": str(root / "hub")},
+                {"_id": "volume/paris", "name": "paris", "url": str(root / "paris")},
+            ]
+        )
+    store.close()
